@@ -1,0 +1,83 @@
+"""Read and write labeled batch files, refusing any file that breaks the contract in schema.py."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ppg_models.data.schema import (
+    BATCH_SCHEMA,
+    SCHEMA_VERSION,
+    VERSION_KEY,
+    BatchFormatError,
+    conform,
+    row_problems,
+)
+
+
+def _schema_version(path: Path, metadata: dict[bytes, bytes] | None) -> None:
+    raw = (metadata or {}).get(VERSION_KEY)
+    if raw is None:
+        return  # written by another tool: judged on its columns alone
+    try:
+        version = int(raw)
+    except ValueError:
+        raise BatchFormatError(path, None, f"schema version {raw!r} is not a number") from None
+    if version > SCHEMA_VERSION:
+        raise BatchFormatError(
+            path, None, f"written with batch schema version {version}; this reader knows up to {SCHEMA_VERSION}"
+        )
+
+
+def read_table(path: str | os.PathLike[str]) -> pa.Table:
+    """Read a Parquet file and conform its columns and types; row contents are not checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise BatchFormatError(path, None, "no such file")
+    if path.stat().st_size == 0:
+        raise BatchFormatError(path, None, "file is empty (0 bytes)")
+    try:
+        parquet = pq.ParquetFile(path)
+        _schema_version(path, parquet.schema_arrow.metadata)
+        table = parquet.read()
+    except BatchFormatError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise BatchFormatError(path, None, f"not a readable Parquet file ({exc})") from None
+    return conform(table, path)
+
+
+def check_rows(table: pa.Table, path: object = "<table>") -> pa.Table:
+    """Raise BatchFormatError listing every row-level problem of a conformed table."""
+    problems = row_problems(table)
+    if problems:
+        first = problems[0]
+        details = "; ".join(p.describe() for p in problems)
+        raise BatchFormatError(path, first.column, details.removeprefix(f"column {first.column!r}: "))
+    return table
+
+
+def read_batch(path: str | os.PathLike[str]) -> pa.Table:
+    """Read a batch file that follows the contract, or raise BatchFormatError naming the problem."""
+    return check_rows(read_table(path), path)
+
+
+def write_batch(table: pa.Table, path: str | os.PathLike[str]) -> Path:
+    """Check ``table`` against the contract and write it atomically (never a half-written file)."""
+    path = Path(path)
+    table = check_rows(conform(table, path), path)
+    table = table.replace_schema_metadata(BATCH_SCHEMA.metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
