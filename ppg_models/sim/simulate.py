@@ -73,7 +73,7 @@ def simulate_batch(source: str, seed: int, batch_index: int, n_windows: int) -> 
         raise ValueError(f"n_windows must be at least 1, got {n_windows}")
     pool = _pool(source, seed)
     rng = np.random.default_rng([seed, source_code(source), batch_index + 1])
-    state = draw_states(spec, pool, n_windows, rng)
+    state = draw_states(spec, pool, n_windows, batch_index, rng)
     device_of = np.array(spec.devices)[state.subject % len(spec.devices)]
 
     order, chunks = [], []

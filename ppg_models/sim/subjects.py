@@ -80,20 +80,33 @@ class WindowState:
     perfusion: np.ndarray
 
 
-def draw_sessions(source: SourceSpec, pool: SubjectPool, n_windows: int, rng: np.random.Generator) -> np.ndarray:
-    """Subject index per window: contiguous sessions of several windows from distinct subjects."""
+COHORT = 40  # subjects enrolled at the time of one batch
+COHORT_SHIFT = 20  # new subjects per batch: consecutive batches share half their subjects
+
+
+def draw_sessions(
+    source: SourceSpec, pool: SubjectPool, n_windows: int, batch_index: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Subject index per window: contiguous sessions of several windows each.
+
+    Subjects come from the cohort enrolled when the batch was recorded, which slides through the pool,
+    so a subject recurs in neighbouring batches as patients do in a running study.
+    """
     lo, hi = source.windows_per_session
     lengths: list[int] = []
     while sum(lengths) < n_windows:
         lengths.append(int(rng.integers(lo, hi + 1)))
     lengths[-1] -= sum(lengths) - n_windows
-    subjects = rng.choice(len(pool.ids), size=len(lengths), replace=len(lengths) > len(pool.ids))
+    cohort = (batch_index * COHORT_SHIFT + np.arange(COHORT)) % len(pool.ids)
+    subjects = rng.choice(cohort, size=len(lengths), replace=len(lengths) > cohort.size)
     return np.repeat(subjects, lengths)
 
 
-def draw_states(source: SourceSpec, pool: SubjectPool, n_windows: int, rng: np.random.Generator) -> WindowState:
+def draw_states(
+    source: SourceSpec, pool: SubjectPool, n_windows: int, batch_index: int, rng: np.random.Generator
+) -> WindowState:
     """Per-window targets: slow within-session drift around each subject's resting values."""
-    subj = draw_sessions(source, pool, n_windows, rng)
+    subj = draw_sessions(source, pool, n_windows, batch_index, rng)
     starts = np.r_[True, subj[1:] != subj[:-1]]
     session_id = np.cumsum(starts) - 1
     pos = np.arange(n_windows) - np.flatnonzero(starts)[session_id]

@@ -1,0 +1,54 @@
+"""Apply the DSP baselines to a batch table: one estimate per window and task they cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ppg_models.baselines import estimators
+from ppg_models.baselines.beats import detect_beats
+from ppg_models.data.arrays import to_matrix
+from ppg_models.tasks import CHANNELS, get_task
+
+#: Tasks with a DSP baseline. Blood pressure has none: it needs a learned model.
+BASELINE_TASKS = ("hr", "spo2", "rr", "af")
+PULSE_CHANNELS = ("ir", "green", "red")  # preference order for single-channel estimators
+
+
+def _groups(table: pa.Table) -> dict[tuple[str, float, int], np.ndarray]:
+    """Rows keyed by (pulse channel, fs, length) so that each group is one matrix."""
+    present = {ch: table.column(ch).combine_chunks() for ch in CHANNELS}
+    lengths = {ch: arr.value_lengths().fill_null(-1).to_numpy() for ch, arr in present.items()}
+    fs = table.column("fs").to_numpy()
+    choice = np.full(table.num_rows, "", dtype=object)
+    for ch in reversed(PULSE_CHANNELS):
+        choice = np.where(lengths[ch] >= 0, ch, choice)
+    keys: dict[tuple[str, float, int], list[int]] = {}
+    for i, ch in enumerate(choice):
+        if ch:
+            keys.setdefault((ch, float(fs[i]), int(lengths[ch][i])), []).append(i)
+    return {k: np.asarray(v) for k, v in keys.items()}
+
+
+def estimate_vitals(table: pa.Table) -> pd.DataFrame:
+    """DSP estimates per window (NaN where the window lacks the channels a task needs)."""
+    n = table.num_rows
+    out = {task: np.full(n, np.nan) for task in BASELINE_TASKS}
+    spo2_spec = get_task("spo2")
+    for (channel, fs, _), rows in _groups(table).items():
+        take = pa.array(rows)
+        x = to_matrix(table.column(channel).take(take))
+        beats = detect_beats(x, fs)
+        out["hr"][rows] = estimators.heart_rate(beats)
+        out["rr"][rows] = estimators.respiratory_rate(x, fs, beats)
+        out["af"][rows] = estimators.af_probability(beats)
+        red_col, ir_col = table.column("red").take(take), table.column("ir").take(take)
+        has_both = np.asarray(red_col.is_valid()) & np.asarray(ir_col.is_valid())
+        if spo2_spec.can_estimate({"red", "ir"}) and has_both.any():
+            both = pa.array(np.flatnonzero(has_both))
+            red, ir = to_matrix(red_col.take(both)), to_matrix(ir_col.take(both))
+            if red.shape == ir.shape:
+                out["spo2"][rows[has_both]] = estimators.spo2_ratio_of_ratios(red, ir, fs)
+    index = pd.Index(table.column("window_id").to_pylist(), name="window_id")
+    return pd.DataFrame(out, index=index)

@@ -1,0 +1,64 @@
+"""Signal-processing primitives shared by quality features, baselines and importers.
+
+All functions take (windows, samples) matrices at one sampling rate and work row-wise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+
+def fill_missing(x: np.ndarray) -> np.ndarray:
+    """Copy of ``x`` with NaN samples linearly interpolated per row (all-NaN rows become zeros)."""
+    out = np.array(x, dtype=np.float64, copy=True)
+    bad_rows = np.flatnonzero(np.isnan(out).any(axis=1))
+    idx = np.arange(out.shape[1])
+    for r in bad_rows:
+        row = out[r]
+        ok = ~np.isnan(row)
+        out[r] = np.interp(idx, idx[ok], row[ok]) if ok.any() else 0.0
+    return out
+
+
+def bandpass(x: np.ndarray, fs: float, low: float, high: float, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band-pass along the last axis (edges clamped to the Nyquist range)."""
+    nyquist = fs / 2
+    high = min(high, 0.95 * nyquist)
+    sos = signal.butter(order, [low / nyquist, high / nyquist], btype="bandpass", output="sos")
+    return signal.sosfiltfilt(sos, x, axis=-1)
+
+
+def lowpass(x: np.ndarray, fs: float, cutoff: float, order: int = 2) -> np.ndarray:
+    sos = signal.butter(order, cutoff / (fs / 2), btype="lowpass", output="sos")
+    return signal.sosfiltfilt(sos, x, axis=-1)
+
+
+def dominant_frequency(x: np.ndarray, fs: float, low: float, high: float, pad_to: int = 8192) -> np.ndarray:
+    """Frequency (Hz) of the largest spectral peak inside [low, high] per row, refined by parabola.
+
+    Rows are mean-removed and linearly detrended; zero padding gives a fine grid.
+    """
+    y = signal.detrend(x, axis=-1, type="linear")
+    n = max(pad_to, y.shape[-1])
+    power = np.abs(np.fft.rfft(y, n=n, axis=-1)) ** 2
+    freqs = np.fft.rfftfreq(n, 1 / fs)
+    band = np.flatnonzero((freqs >= low) & (freqs <= high))
+    k = band[np.argmax(power[:, band], axis=1)]
+    k = np.clip(k, 1, power.shape[1] - 2)
+    rows = np.arange(power.shape[0])
+    a, b, c = power[rows, k - 1], power[rows, k], power[rows, k + 1]
+    denom = a - 2 * b + c
+    shift = np.where(np.abs(denom) > 0, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
+    return (k + np.clip(shift, -0.5, 0.5)) * fs / n
+
+
+def band_power_ratio(x: np.ndarray, fs: float, band: tuple[float, float], total: tuple[float, float]) -> np.ndarray:
+    """Share of the spectral power in ``total`` that lies inside ``band`` (per row)."""
+    y = x - x.mean(axis=-1, keepdims=True)
+    power = np.abs(np.fft.rfft(y, axis=-1)) ** 2
+    freqs = np.fft.rfftfreq(y.shape[-1], 1 / fs)
+    inside = (freqs >= band[0]) & (freqs <= band[1])
+    overall = (freqs >= total[0]) & (freqs <= total[1])
+    denom = power[:, overall].sum(axis=1)
+    return np.where(denom > 0, power[:, inside].sum(axis=1) / np.where(denom > 0, denom, 1), 0.0)

@@ -1,0 +1,122 @@
+"""Import CSV exports: a time column plus one or more PPG channels, optionally with label columns,
+and optionally a second CSV of reference numerics (the layout of BIDMC's *_Signals.csv and
+*_Numerics.csv files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ppg_models.importers.names import CHANNEL_ALIASES, LABEL_ALIASES, TIME_ALIASES, map_names, normalise
+from ppg_models.importers.recording import ImportReport, Numeric, Recording
+
+
+class ImportFormatError(ValueError):
+    """A source file the importer cannot read; names the file and what is wrong with it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ImportFormatError(path, f"not a readable CSV file ({exc})") from None
+    if frame.empty:
+        raise ImportFormatError(path, "no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timestamp | None]:
+    """The time column's name, seconds from the first row, and the wall-clock start if it has one."""
+    name = next((c for c in frame.columns if normalise(c) in TIME_ALIASES), None)
+    if name is None:
+        raise ImportFormatError(path, f"no time column (looked for {list(TIME_ALIASES)}; columns: {list(frame.columns)})")
+    raw = frame[name]
+    if pd.api.types.is_numeric_dtype(raw):
+        t, start = raw.to_numpy(dtype=float), None
+    else:
+        try:
+            stamps = pd.to_datetime(raw, utc=True)
+        except (ValueError, TypeError) as exc:
+            raise ImportFormatError(path, f"column {name!r}: neither seconds nor timestamps ({exc})") from None
+        start = stamps.iloc[0]
+        t = (stamps - start).dt.total_seconds().to_numpy()
+    if np.isnan(t).any():
+        raise ImportFormatError(path, f"column {name!r}: {int(np.isnan(t).sum())} rows have no time")
+    steps = np.diff(t)
+    if (steps <= 0).any():
+        row = int(np.flatnonzero(steps <= 0)[0]) + 2
+        raise ImportFormatError(path, f"column {name!r}: time does not increase at data row {row}")
+    return name, t - t[0], start
+
+
+def _uniform(t: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
+    """Values of an irregularly sampled channel on a uniform grid; gaps over 2.5 samples stay NaN."""
+    grid = np.arange(0, t[-1] + 0.5 / fs, 1 / fs)
+    ok = ~np.isnan(x)
+    y = np.interp(grid, t[ok], x[ok])
+    gap_after = np.searchsorted(t, grid, side="right") - 1
+    next_t = t[np.minimum(gap_after + 1, t.size - 1)]
+    y[(next_t - t[gap_after]) > 2.5 / fs] = np.nan
+    return y
+
+
+def _labels(frame: pd.DataFrame, t: np.ndarray, columns: list[str]) -> dict[str, Numeric]:
+    mapped = map_names(columns, LABEL_ALIASES)
+    out = {}
+    for column, task in mapped.items():
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        keep = ~np.isnan(values)
+        out[task] = Numeric(times=t[keep], values=values[keep])
+    return out
+
+
+def read_csv_recording(
+    path: str | Path,
+    *,
+    numerics: str | Path | None = None,
+    channel_map: dict[str, str] | None = None,
+    fs: float | None = None,
+) -> tuple[Recording, ImportReport]:
+    """Read a CSV export into a Recording. ``channel_map`` maps column names to channels."""
+    path = Path(path)
+    frame = _read(path)
+    report = ImportReport(source_file=str(path))
+    time_col, t, start = _times(path, frame)
+    others = [c for c in frame.columns if c != time_col]
+    try:
+        channels = map_names(others, CHANNEL_ALIASES, channel_map)
+    except ValueError as exc:
+        raise ImportFormatError(path, str(exc)) from None
+    if not channels:
+        raise ImportFormatError(
+            path, f"no PPG channel column (columns: {others}); map one, e.g. --channel COLUMN=ir"
+        )
+    rate = float(fs) if fs else 1.0 / float(np.median(np.diff(t)))
+    if abs(rate - round(rate)) < 0.005 * rate:
+        rate = float(round(rate))
+    regular = np.allclose(np.diff(t), 1 / rate, rtol=0.01, atol=0)
+    signals = {}
+    for column, channel in channels.items():
+        x = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        signals[channel] = x if regular else _uniform(t, x, rate)
+    if not regular:
+        report.notes.append(f"irregular time stamps: interpolated onto a {rate:g} Hz grid")
+    label_cols = [c for c in others if c not in channels]
+    labels = _labels(frame, t, label_cols)
+    report.ignored_columns = [c for c in label_cols if c not in map_names(label_cols, LABEL_ALIASES)]
+    if numerics is not None:
+        num_frame = _read(Path(numerics))
+        num_time, num_t, num_start = _times(Path(numerics), num_frame)
+        if start is not None and num_start is not None:
+            num_t = num_t + (num_start - start).total_seconds()
+        num_cols = [c for c in num_frame.columns if c != num_time]
+        labels.update(_labels(num_frame, num_t, num_cols))
+        report.ignored_columns += [f"{Path(numerics).name}:{c}" for c in num_cols if c not in map_names(num_cols, LABEL_ALIASES)]
+    name = path.stem.removesuffix("_Signals")
+    return Recording(name=name, fs=rate, channels=signals, labels=labels, start=start), report

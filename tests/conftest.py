@@ -1,0 +1,75 @@
+"""Shared fixtures: a private PPG_HOME per test, tiny simulated batches, and PostgreSQL handling.
+
+Tests marked ``postgres`` skip when the server is unreachable, unless PPG_REQUIRE_POSTGRES=1 (as in CI),
+in which case they fail: the production configuration must really be exercised there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("PPG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def ppg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "ppg_home"
+    monkeypatch.setenv("PPG_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def icu_batch() -> pa.Table:
+    from ppg_models.sim.simulate import simulate_batch
+
+    return simulate_batch("icu", seed=11, batch_index=0, n_windows=300)
+
+
+@pytest.fixture(scope="session")
+def wearable_batch() -> pa.Table:
+    from ppg_models.sim.simulate import simulate_batch
+
+    return simulate_batch("wearable", seed=11, batch_index=1, n_windows=400)
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception as exc:  # any failure means the server is not usable
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable: {exc}"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") is None:
+        return
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("PPG_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{problem} (PPG_REQUIRE_POSTGRES=1)")
+    pytest.skip(problem)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    import psycopg
+
+    name = f"ppg_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

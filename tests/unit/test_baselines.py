@@ -1,0 +1,105 @@
+"""DSP baselines against simulated labels, and behavioural checks on controlled pulses."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ppg_models.baselines import estimators
+from ppg_models.baselines.beats import detect_beats
+from ppg_models.baselines.report import markdown_table, score_baselines
+from ppg_models.baselines.run import estimate_vitals
+from ppg_models.evaluation.metrics import auroc, mae
+from ppg_models.sim.pulse import pulse_shape, render_pulse
+from ppg_models.sim.rhythm import Beats
+
+
+def _labels(table: pa.Table, est) -> dict:
+    df = table.select(["hr", "spo2", "rr", "af", "motion"]).to_pandas()
+    df.index = est.index
+    return df
+
+
+def test_hr_is_within_a_few_bpm_on_clean_windows_and_worse_with_motion(wearable_batch):
+    est = estimate_vitals(wearable_batch)
+    df = _labels(wearable_batch, est)
+    err = (est.hr - df.hr).abs()
+    clean = df.motion == "none"
+    assert err[clean].median() < 1.5
+    assert mae(df.hr[clean], est.hr[clean]) < 3.0
+    assert mae(df.hr[df.motion == "high"], est.hr[df.motion == "high"]) > 3 * mae(df.hr[clean], est.hr[clean])
+
+
+def test_af_windows_score_as_more_irregular(wearable_batch):
+    est = estimate_vitals(wearable_batch)
+    df = _labels(wearable_batch, est)
+    clean = df.motion == "none"
+    af = df.af.astype(float)
+    assert est.af[clean & (af == 1)].median() > est.af[clean & (af == 0)].median()
+    assert auroc(af[clean].to_numpy(), est.af[clean].to_numpy()) > 0.85
+
+
+def test_spo2_tracks_the_label(icu_batch):
+    est = estimate_vitals(icu_batch)
+    df = _labels(icu_batch, est)
+    clean = df.motion == "none"
+    assert mae(df.spo2[clean], est.spo2[clean]) < 1.5
+    assert np.corrcoef(df.spo2[clean], est.spo2[clean])[0, 1] > 0.8
+
+
+def test_rr_is_in_the_right_range(icu_batch):
+    est = estimate_vitals(icu_batch)
+    df = _labels(icu_batch, est)
+    assert mae(df.rr[df.motion == "none"], est.rr[df.motion == "none"]) < 3.5
+
+
+def _regular_ppg(bpm: float, fs: float = 125.0, amplitude: float = 1.0) -> np.ndarray:
+    """Intensity PPG (red, ir) with perfectly regular beats at ``bpm``."""
+    interval = 60.0 / bpm
+    onsets = -3 + interval * np.arange(60)[None, :]
+    beats = Beats(onsets=onsets, amplitude=np.ones_like(onsets))
+    shape = pulse_shape(np.array([120.0]), np.array([80.0]), np.array([bpm]), np.array([1.0]), np.array([0.5]), np.random.default_rng(0))
+    pulse = render_pulse(beats, shape, fs, int(10 * fs))
+    ir = amplitude * 30000 * (1 - 0.02 * pulse)
+    red = amplitude * 24000 * (1 - 0.02 * 0.6 * pulse)
+    return red, ir
+
+
+@pytest.mark.parametrize(("slow", "fast"), [(55, 80), (80, 120), (120, 150)])
+def test_a_faster_pulse_gives_a_higher_hr(slow, fast):
+    rates = []
+    for bpm in (slow, fast):
+        _, ir = _regular_ppg(bpm)
+        rates.append(estimators.heart_rate(detect_beats(ir, 125.0))[0])
+    assert rates[1] > rates[0]
+    assert rates == pytest.approx([slow, fast], abs=1.5)
+
+
+def test_scaling_the_amplitude_leaves_the_estimates_alone():
+    red, ir = _regular_ppg(75)
+    a_beats, b_beats = detect_beats(ir, 125.0), detect_beats(4 * ir, 125.0)
+    assert estimators.heart_rate(a_beats) == pytest.approx(estimators.heart_rate(b_beats))
+    assert estimators.spo2_ratio_of_ratios(red, ir, 125.0) == pytest.approx(estimators.spo2_ratio_of_ratios(4 * red, 4 * ir, 125.0))
+    assert estimators.af_probability(a_beats) == pytest.approx(estimators.af_probability(b_beats))
+    # ratio of ratios 0.6 on the nominal curve
+    assert estimators.spo2_ratio_of_ratios(red, ir, 125.0)[0] == pytest.approx(110 - 25 * 0.6, abs=0.3)
+
+
+def test_windows_without_red_get_no_spo2_estimate(icu_batch):
+    table = icu_batch.slice(0, 10)
+    no_red = table.set_column(table.schema.get_field_index("red"), "red", pa.nulls(10, pa.list_(pa.float32())))
+    est = estimate_vitals(no_red)
+    assert est.spo2.isna().all()
+    assert est.hr.notna().all()
+
+
+def test_report_scores_every_baseline_task_per_motion(icu_batch, wearable_batch):
+    scores, joined = score_baselines([icu_batch, wearable_batch])
+    keys = {(s.task, s.motion) for s in scores}
+    assert {("hr", "all"), ("hr", "none"), ("spo2", "all"), ("rr", "all"), ("af", "all")} <= keys
+    assert all(s.windows > 0 for s in scores)
+    af = next(s for s in scores if s.task == "af" and s.motion == "all")
+    assert af.metric == "auroc"
+    assert 0.95 * wearable_batch.num_rows <= af.windows <= wearable_batch.num_rows  # < 5 pulses: no score
+    table = markdown_table(scores)
+    assert table.splitlines()[0].startswith("| task | metric | all | none | low | high |")
+    assert len(joined) == icu_batch.num_rows + wearable_batch.num_rows

@@ -1,0 +1,78 @@
+"""Signal-quality features react to the defects they are named after, and only to those."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ppg_models.data.arrays import to_matrix
+from ppg_models.data.quality import FEATURES, batch_quality, quality_features
+
+FS = 125.0
+
+
+def _pulse(n: int = 4, bpm: float = 72.0) -> np.ndarray:
+    t = np.arange(1250) / FS
+    beat = np.sin(2 * np.pi * bpm / 60 * t) + 0.3 * np.sin(4 * np.pi * bpm / 60 * t)
+    return np.tile(30000 - 300 * beat, (n, 1))
+
+
+def test_clean_pulse_scores_well():
+    q = quality_features(_pulse(), FS)
+    assert np.all(q["missing_frac"] == 0)
+    assert np.all(q["flat_frac"] == 0)
+    assert np.all(q["clipped_frac"] == 0)
+    assert np.all(q["cardiac_power_ratio"] > 0.95)
+    assert q["perfusion_index"] == pytest.approx(np.full(4, 100 * 2 * np.sqrt(2) * 300 * np.sqrt(1.09 / 2) / 30000), rel=0.05)
+
+
+def test_nan_burst_is_counted_as_missing_and_other_features_stay_finite():
+    x = _pulse()
+    x[1, 100:350] = np.nan
+    q = quality_features(x, FS)
+    assert q["missing_frac"][1] == pytest.approx(0.2)
+    assert q["missing_frac"][0] == 0
+    assert all(np.isfinite(q[f][1]) for f in FEATURES)
+
+
+def test_flat_line_window():
+    x = _pulse()
+    x[2] = 30000.0
+    x[3, 500:750] = 30000.0  # 2 s stuck sensor
+    q = quality_features(x, FS)
+    assert q["flat_frac"][2] == pytest.approx(1.0)
+    assert q["flat_frac"][3] == pytest.approx(0.2, abs=0.01)
+    assert q["flat_frac"][0] == 0
+
+
+def test_clipping_at_the_rail():
+    x = _pulse()
+    x[0] = np.minimum(x[0], 30150)
+    q = quality_features(x, FS)
+    assert q["clipped_frac"][0] > 0.1
+    assert q["clipped_frac"][1] == 0
+
+
+def test_all_missing_window_gives_nan_features_not_an_error():
+    x = _pulse()
+    x[0] = np.nan
+    q = quality_features(x, FS)
+    assert q["missing_frac"][0] == 1
+    assert np.isnan(q["skewness"][0])
+
+
+def test_scaling_the_amplitude_changes_no_feature_but_none():
+    x = _pulse()
+    a, b = quality_features(x, FS), quality_features(3 * x, FS)
+    for f in FEATURES:
+        np.testing.assert_allclose(a[f], b[f], rtol=1e-6, atol=1e-9)
+
+
+def test_batch_quality_groups_by_rate_and_names_columns(icu_batch, wearable_batch):
+    both = pa.concat_tables([icu_batch.slice(0, 20), wearable_batch.slice(0, 20)])
+    q = batch_quality(both)
+    assert q.shape[0] == 40
+    assert {"ir_flat_frac", "red_skewness", "green_perfusion_index"} <= set(q.columns)
+    assert q["green_perfusion_index"].iloc[:20].isna().all()  # the ICU monitor has no green channel
+    assert q["green_perfusion_index"].iloc[20:].notna().all()
+    direct = quality_features(to_matrix(icu_batch.slice(0, 20).column("ir")), 125.0)["skewness"]
+    np.testing.assert_allclose(q["ir_skewness"].iloc[:20], direct)
