@@ -24,7 +24,9 @@ def tasks(json_out: JsonOpt = False) -> None:
     for t in TASKS:
         lo, hi = t.valid_range
         need = "+".join(t.needs_all) or "any of " + "/".join(t.needs_any)
-        stdout.print(f"{t.name:5} {t.kind:10} {t.unit:12} [{lo:g}, {hi:g}]  {t.primary_metric:6} needs {need}")
+        stdout.print(
+            f"{t.name:5} {t.kind:10} {t.unit:12} [{lo:g}, {hi:g}]  {t.primary_metric:6} needs {need}"
+        )
 
 
 def simulate(
@@ -60,21 +62,41 @@ def _channel_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _write_import(rec_report: tuple, out: Path, subject: str | None, source: str, device: str,
-                  fs: float | None, window: float, json_out: bool) -> None:
+def _write_import(
+    rec_report: tuple,
+    out: Path,
+    subject: str | None,
+    source: str,
+    device: str,
+    fs: float | None,
+    window: float,
+    json_out: bool,
+) -> None:
     from ppg_models.data.batch_io import write_batch
     from ppg_models.data.schema import BatchFormatError
     from ppg_models.importers.recording import to_windows
 
     rec, report = rec_report
     try:
-        table = to_windows(rec, subject_id=subject or rec.name, source=source, device=device,
-                           window_s=window, fs_out=fs, report=report)
+        table = to_windows(
+            rec,
+            subject_id=subject or rec.name,
+            source=source,
+            device=device,
+            window_s=window,
+            fs_out=fs,
+            report=report,
+        )
         path = write_batch(table, out)
     except (ValueError, BatchFormatError) as exc:
         raise fail(str(exc)) from None
-    summary = {"file": str(path), "windows": report.windows, "ignored_columns": report.ignored_columns,
-               "implausible_label_samples": report.implausible_label_samples, "notes": report.notes}
+    summary = {
+        "file": str(path),
+        "windows": report.windows,
+        "ignored_columns": report.ignored_columns,
+        "implausible_label_samples": report.implausible_label_samples,
+        "notes": report.notes,
+    }
     if json_out:
         print_json(summary)
     else:
@@ -101,7 +123,9 @@ def import_csv(
     out: Annotated[Path, ImportOpts["out"]],
     source: Annotated[str, ImportOpts["source"]],
     device: Annotated[str, ImportOpts["device"]],
-    numerics: Annotated[Path | None, typer.Option(help="CSV of reference numerics (HR, SpO2, RESP...).")] = None,
+    numerics: Annotated[
+        Path | None, typer.Option(help="CSV of reference numerics (HR, SpO2, RESP...).")
+    ] = None,
     subject: Annotated[str | None, ImportOpts["subject"]] = None,
     channel: Annotated[list[str], ImportOpts["channel"]] = [],  # noqa: B006 (typer needs a literal)
     fs: Annotated[float | None, ImportOpts["fs"]] = None,

@@ -53,7 +53,9 @@ def dominant_frequency(x: np.ndarray, fs: float, low: float, high: float, pad_to
     return (k + np.clip(shift, -0.5, 0.5)) * fs / n
 
 
-def band_power_ratio(x: np.ndarray, fs: float, band: tuple[float, float], total: tuple[float, float]) -> np.ndarray:
+def band_power_ratio(
+    x: np.ndarray, fs: float, band: tuple[float, float], total: tuple[float, float]
+) -> np.ndarray:
     """Share of the spectral power in ``total`` that lies inside ``band`` (per row)."""
     y = x - x.mean(axis=-1, keepdims=True)
     power = np.abs(np.fft.rfft(y, axis=-1)) ** 2

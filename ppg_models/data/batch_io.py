@@ -29,7 +29,9 @@ def _schema_version(path: Path, metadata: dict[bytes, bytes] | None) -> None:
         raise BatchFormatError(path, None, f"schema version {raw!r} is not a number") from None
     if version > SCHEMA_VERSION:
         raise BatchFormatError(
-            path, None, f"written with batch schema version {version}; this reader knows up to {SCHEMA_VERSION}"
+            path,
+            None,
+            f"written with batch schema version {version}; this reader knows up to {SCHEMA_VERSION}",
         )
 
 

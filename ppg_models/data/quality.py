@@ -71,7 +71,9 @@ def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
         clipped = np.where(all_missing, 0.0, _clipped_fraction(np.where(all_missing[:, None], 0.0, x)))
         cardiac = dsp.bandpass(filled, fs, *CARDIAC_BAND)
         level = np.abs(filled.mean(axis=1))
-        perfusion = np.where(level > 0, 100 * 2 * np.sqrt(2) * cardiac.std(axis=1) / np.where(level > 0, level, 1), 0.0)
+        perfusion = np.where(
+            level > 0, 100 * 2 * np.sqrt(2) * cardiac.std(axis=1) / np.where(level > 0, level, 1), 0.0
+        )
         skew = np.nan_to_num(stats.skew(cardiac, axis=1), nan=0.0)
     power = dsp.band_power_ratio(filled, fs, CARDIAC_BAND, (0.1, 8.0))
     feats = {

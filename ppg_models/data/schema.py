@@ -72,8 +72,11 @@ def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
     """True when ``actual`` holds the same kind of values as ``expected`` (so a cast loses no meaning)."""
     t = pa.types
     if t.is_string(expected):
-        return t.is_string(actual) or t.is_large_string(actual) or t.is_string_view(actual) or (
-            t.is_dictionary(actual) and _compatible(actual.value_type, expected)
+        return (
+            t.is_string(actual)
+            or t.is_large_string(actual)
+            or t.is_string_view(actual)
+            or (t.is_dictionary(actual) and _compatible(actual.value_type, expected))
         )
     if t.is_list(expected):
         is_list = t.is_list(actual) or t.is_large_list(actual) or t.is_fixed_size_list(actual)
@@ -167,6 +170,8 @@ def row_problems(table: pa.Table) -> list[RowProblem]:
     for task in TASKS:
         if task.kind == "binary":
             check(task.name, "binary label must be 0 or 1", outside(task.name, pa.array([0, 1], pa.int8())))
-    check("skin_tone", "must be a Fitzpatrick type 1-6", outside("skin_tone", pa.array(SKIN_TONES, pa.int8())))
+    check(
+        "skin_tone", "must be a Fitzpatrick type 1-6", outside("skin_tone", pa.array(SKIN_TONES, pa.int8()))
+    )
     check("motion", f"must be one of {list(MOTION_LEVELS)}", outside("motion", pa.array(MOTION_LEVELS)))
     return problems

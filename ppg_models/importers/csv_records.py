@@ -11,6 +11,9 @@ import pandas as pd
 
 from ppg_models.importers.names import CHANNEL_ALIASES, LABEL_ALIASES, TIME_ALIASES, map_names, normalise
 from ppg_models.importers.recording import ImportReport, Numeric, Recording
+from ppg_models.tasks import TASK_NAMES
+
+SIGNAL_FILE_LABELS = {name: name for name in TASK_NAMES}
 
 
 class ImportFormatError(ValueError):
@@ -35,7 +38,9 @@ def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timesta
     """The time column's name, seconds from the first row, and the wall-clock start if it has one."""
     name = next((c for c in frame.columns if normalise(c) in TIME_ALIASES), None)
     if name is None:
-        raise ImportFormatError(path, f"no time column (looked for {list(TIME_ALIASES)}; columns: {list(frame.columns)})")
+        raise ImportFormatError(
+            path, f"no time column (looked for {list(TIME_ALIASES)}; columns: {list(frame.columns)})"
+        )
     raw = frame[name]
     if pd.api.types.is_numeric_dtype(raw):
         t, start = raw.to_numpy(dtype=float), None
@@ -43,7 +48,9 @@ def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timesta
         try:
             stamps = pd.to_datetime(raw, utc=True)
         except (ValueError, TypeError) as exc:
-            raise ImportFormatError(path, f"column {name!r}: neither seconds nor timestamps ({exc})") from None
+            raise ImportFormatError(
+                path, f"column {name!r}: neither seconds nor timestamps ({exc})"
+            ) from None
         start = stamps.iloc[0]
         t = (stamps - start).dt.total_seconds().to_numpy()
     if np.isnan(t).any():
@@ -66,8 +73,10 @@ def _uniform(t: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
     return y
 
 
-def _labels(frame: pd.DataFrame, t: np.ndarray, columns: list[str]) -> dict[str, Numeric]:
-    mapped = map_names(columns, LABEL_ALIASES)
+def _labels(
+    frame: pd.DataFrame, t: np.ndarray, columns: list[str], aliases: dict[str, str]
+) -> dict[str, Numeric]:
+    mapped = map_names(columns, aliases)
     out = {}
     for column, task in mapped.items():
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
@@ -107,16 +116,19 @@ def read_csv_recording(
         signals[channel] = x if regular else _uniform(t, x, rate)
     if not regular:
         report.notes.append(f"irregular time stamps: interpolated onto a {rate:g} Hz grid")
+    # In a signals file only columns named exactly after a task are labels: there "RESP" is a waveform.
     label_cols = [c for c in others if c not in channels]
-    labels = _labels(frame, t, label_cols)
-    report.ignored_columns = [c for c in label_cols if c not in map_names(label_cols, LABEL_ALIASES)]
+    labels = _labels(frame, t, label_cols, SIGNAL_FILE_LABELS)
+    report.ignored_columns = [c for c in label_cols if c not in map_names(label_cols, SIGNAL_FILE_LABELS)]
     if numerics is not None:
         num_frame = _read(Path(numerics))
         num_time, num_t, num_start = _times(Path(numerics), num_frame)
         if start is not None and num_start is not None:
             num_t = num_t + (num_start - start).total_seconds()
         num_cols = [c for c in num_frame.columns if c != num_time]
-        labels.update(_labels(num_frame, num_t, num_cols))
-        report.ignored_columns += [f"{Path(numerics).name}:{c}" for c in num_cols if c not in map_names(num_cols, LABEL_ALIASES)]
+        labels.update(_labels(num_frame, num_t, num_cols, LABEL_ALIASES))
+        report.ignored_columns += [
+            f"{Path(numerics).name}:{c}" for c in num_cols if c not in map_names(num_cols, LABEL_ALIASES)
+        ]
     name = path.stem.removesuffix("_Signals")
     return Recording(name=name, fs=rate, channels=signals, labels=labels, start=start), report

@@ -48,14 +48,17 @@ def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def map_names(names: list[str], aliases: dict[str, str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+def map_names(
+    names: list[str], aliases: dict[str, str], overrides: dict[str, str] | None = None
+) -> dict[str, str]:
     """Original name -> target for every name that maps; ``overrides`` (original name -> target) win."""
     overrides = overrides or {}
     mapped = {}
     for name in names:
         target = overrides.get(name) or aliases.get(normalise(name))
         if target:
-            if target in mapped.values():
-                raise ValueError(f"two columns map to {target!r}: {name!r} and {next(k for k, v in mapped.items() if v == target)!r}")
+            earlier = next((k for k, v in mapped.items() if v == target), None)
+            if earlier is not None:
+                raise ValueError(f"two columns map to {target!r}: {earlier!r} and {name!r}")
             mapped[name] = target
     return mapped

@@ -96,10 +96,14 @@ def to_windows(
     """Cut ``rec`` into windows of ``window_s`` seconds every ``hop_s`` seconds at ``fs_out`` Hz."""
     unknown = set(rec.channels) - set(CHANNELS)
     if unknown:
-        raise ValueError(f"{rec.name}: unknown channels {sorted(unknown)}; the batch format has {list(CHANNELS)}")
+        raise ValueError(
+            f"{rec.name}: unknown channels {sorted(unknown)}; the batch format has {list(CHANNELS)}"
+        )
     fs = float(fs_out or rec.fs)
     if fs not in SUPPORTED_RATES:
-        raise ValueError(f"{rec.name}: target rate {fs} Hz is not supported; choose one of {list(SUPPORTED_RATES)}")
+        raise ValueError(
+            f"{rec.name}: target rate {fs} Hz is not supported; choose one of {list(SUPPORTED_RATES)}"
+        )
     hop_s = hop_s or window_s
     signals = {ch: resample(x, rec.fs, fs) for ch, x in rec.channels.items()}
     n_total = min(x.size for x in signals.values())
@@ -121,6 +125,8 @@ def to_windows(
         if ch in signals:
             rows = np.stack([signals[ch][s : s + length] for s in starts_idx]) if n else np.empty((0, length))
             data[ch] = to_list_array(rows)
+        else:
+            data[ch] = pa.nulls(n, BATCH_SCHEMA.field(ch).type)
     for task in TASKS:
         if task.name in rec.labels:
             values = _window_labels(rec.labels[task.name], task.name, starts_s, window_s, report)
@@ -132,7 +138,9 @@ def to_windows(
     if rec.start is not None:
         utc = rec.start.astimezone(dt.UTC) if rec.start.tzinfo else rec.start  # naive means UTC
         start = np.datetime64(utc.replace(tzinfo=None), "ms")
-        data["recorded_at"] = pa.array(start + (starts_s * 1000).astype("timedelta64[ms]"), pa.timestamp("ms"))
+        data["recorded_at"] = pa.array(
+            start + (starts_s * 1000).astype("timedelta64[ms]"), pa.timestamp("ms")
+        )
     else:
         data["recorded_at"] = pa.nulls(n, pa.timestamp("ms", tz="UTC"))
     report.windows += n

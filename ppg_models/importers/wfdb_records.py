@@ -80,10 +80,14 @@ def read_wfdb_recording(
             values = num.p_signal[:, num_names.index(column)].astype(float)
             keep = ~np.isnan(values)
             labels[task] = Numeric(times=t[keep], values=values[keep])
-        report.ignored_columns += [f"{numerics_path.name}:{c}" for c in num_names if normalise(c) not in LABEL_ALIASES]
+        report.ignored_columns += [
+            f"{numerics_path.name}:{c}" for c in num_names if normalise(c) not in LABEL_ALIASES
+        ]
     abp = next((n for n in names if normalise(n) in ("abp", "art")), None)
     if abp is not None and not ({"sbp", "dbp"} & set(labels)):
         labels.update(_abp_labels(data[:, names.index(abp)].astype(float), float(rec.fs)))
         report.notes.append(f"blood pressure labels taken beat by beat from the {abp} waveform")
     report.ignored_columns += [n for n in names if n not in channels and n != abp]
-    return Recording(name=record.name, fs=float(rec.fs), channels=signals, labels=labels, start=rec.base_datetime), report
+    return Recording(
+        name=record.name, fs=float(rec.fs), channels=signals, labels=labels, start=rec.base_datetime
+    ), report

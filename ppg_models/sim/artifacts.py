@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def band_noise(n: int, n_samples: int, fs: float, band: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+def band_noise(
+    n: int, n_samples: int, fs: float, band: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
     """White noise filtered to ``band`` (Hz) in the frequency domain, unit standard deviation per row."""
     spectrum = np.fft.rfft(rng.standard_normal((n, n_samples)), axis=1)
     freqs = np.fft.rfftfreq(n_samples, 1 / fs)
@@ -59,7 +61,9 @@ def drift(n: int, fs: float, n_samples: int, rng: np.random.Generator) -> np.nda
     return out
 
 
-def digitise(intensity: np.ndarray, full_scale: float, noise_counts: float, rng: np.random.Generator) -> np.ndarray:
+def digitise(
+    intensity: np.ndarray, full_scale: float, noise_counts: float, rng: np.random.Generator
+) -> np.ndarray:
     """Add electronic noise, quantize to ADC counts and clip at the converter's rails."""
     noisy = intensity + rng.normal(0, noise_counts, intensity.shape)
     return np.clip(np.rint(noisy), 0, full_scale).astype(np.float32)

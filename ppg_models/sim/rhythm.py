@@ -78,7 +78,9 @@ def draw_beats(
     start = -PREROLL_S - rng.uniform(0, 1, (n, 1)) * base
 
     # Sinus: low-frequency (Mayer wave) variability, white jitter, then RSA from the breathing phase.
-    mayer = 0.03 * np.sin(2 * np.pi * rng.uniform(0.08, 0.12, (n, 1)) * (start + k * base) + rng.uniform(0, 6.3, (n, 1)))
+    mayer = 0.03 * np.sin(
+        2 * np.pi * rng.uniform(0.08, 0.12, (n, 1)) * (start + k * base) + rng.uniform(0, 6.3, (n, 1))
+    )
     sinus = base * (1 + mayer + rng.normal(0, 0.012, (n, slots)))
     onsets = start + np.cumsum(np.concatenate([np.zeros((n, 1)), sinus[:, :-1]], axis=1), axis=1)
     for _ in range(2):  # RSA depends on when beats fall: refine the onsets twice
@@ -118,4 +120,3 @@ def beats_per_minute(onsets: np.ndarray, duration_s: float) -> np.ndarray:
     last = np.where(inside, onsets, -np.inf).max(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= 2, 60.0 * (count - 1) / (last - first), np.nan)
-

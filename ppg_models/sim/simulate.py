@@ -42,9 +42,17 @@ def _render(
     n_samples = round(WINDOW_SECONDS * device.fs)
     breathing = draw_breathing(state.rr[idx], rng)
     beats = draw_beats(
-        state.hr[idx], state.af[idx], pool.ectopy_rate[subj], pool.rsa_depth[subj], breathing, WINDOW_SECONDS, rng
+        state.hr[idx],
+        state.af[idx],
+        pool.ectopy_rate[subj],
+        pool.rsa_depth[subj],
+        breathing,
+        WINDOW_SECONDS,
+        rng,
     )
-    shape = pulse_shape(state.sbp[idx], state.dbp[idx], state.hr[idx], pool.stiffness[subj], pool.path_length[subj], rng)
+    shape = pulse_shape(
+        state.sbp[idx], state.dbp[idx], state.hr[idx], pool.stiffness[subj], pool.path_length[subj], rng
+    )
     t = np.arange(n_samples)[None, :] / device.fs
     optical = OpticalInputs(
         pulse=render_pulse(beats, shape, device.fs, n_samples),
@@ -87,7 +95,9 @@ def simulate_batch(source: str, seed: int, batch_index: int, n_windows: int) -> 
     inverse = np.argsort(order_idx)
 
     def gather(parts: list[pa.Array | None], kind: pa.DataType) -> pa.Array:
-        filled = [pa.nulls(len(o), kind) if p is None else p.cast(kind) for p, o in zip(parts, order, strict=True)]
+        filled = [
+            pa.nulls(len(o), kind) if p is None else p.cast(kind) for p, o in zip(parts, order, strict=True)
+        ]
         return pa.concat_arrays(filled).take(pa.array(inverse))
 
     signal_type = BATCH_SCHEMA.field("ir").type
@@ -103,8 +113,12 @@ def simulate_batch(source: str, seed: int, batch_index: int, n_windows: int) -> 
         else:
             labels[task.name] = pa.nulls(n_windows, kind)
 
-    session_start = _EPOCH + (rng.integers(0, 300 * 24 * 3600, pool.ids.size) * 1000).astype("timedelta64[ms]")
-    recorded = session_start[state.subject] + (state.session_pos * int(WINDOW_SECONDS * 1000)).astype("timedelta64[ms]")
+    session_start = _EPOCH + (rng.integers(0, 300 * 24 * 3600, pool.ids.size) * 1000).astype(
+        "timedelta64[ms]"
+    )
+    recorded = session_start[state.subject] + (state.session_pos * int(WINDOW_SECONDS * 1000)).astype(
+        "timedelta64[ms]"
+    )
     fs = np.array([DEVICES[d].fs for d in device_of])
     prefix = f"{source}-s{seed}-b{batch_index:04d}-w"
     data = {

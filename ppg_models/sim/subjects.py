@@ -56,7 +56,9 @@ def make_pool(source: SourceSpec, seed: int) -> SubjectPool:
         stiffness=stiffness,
         path_length=np.clip(rng.normal(0.52, 0.05, n), 0.4, 0.65),
         perfusion=np.exp(rng.uniform(*np.log(source.perfusion_range), n)),
-        skin_tone=rng.choice(np.arange(1, 7), n, p=np.asarray(source.skin_tone_weights) / sum(source.skin_tone_weights)),
+        skin_tone=rng.choice(
+            np.arange(1, 7), n, p=np.asarray(source.skin_tone_weights) / sum(source.skin_tone_weights)
+        ),
         has_af=has_af,
         ectopy_rate=np.where(ectopic, rng.uniform(0.02, 0.12, n), 0.0),
         spo2_base=rng.uniform(*source.spo2_base, n),
@@ -126,7 +128,9 @@ def draw_states(
         subject=subj,
         session_pos=pos,
         hr=hr,
-        rr=np.clip(pool.resting_rr[subj] + 1.5 * walk + 3 * (motion == 2) + rng.normal(0, 1.2, n_windows), 6, 36),
+        rr=np.clip(
+            pool.resting_rr[subj] + 1.5 * walk + 3 * (motion == 2) + rng.normal(0, 1.2, n_windows), 6, 36
+        ),
         sbp=np.clip(sbp, 75, 220),
         dbp=dbp,
         spo2=np.clip(spo2 + rng.normal(0, 0.4, n_windows), 70, 100),

@@ -57,7 +57,14 @@ def _regular_ppg(bpm: float, fs: float = 125.0, amplitude: float = 1.0) -> np.nd
     interval = 60.0 / bpm
     onsets = -3 + interval * np.arange(60)[None, :]
     beats = Beats(onsets=onsets, amplitude=np.ones_like(onsets))
-    shape = pulse_shape(np.array([120.0]), np.array([80.0]), np.array([bpm]), np.array([1.0]), np.array([0.5]), np.random.default_rng(0))
+    shape = pulse_shape(
+        np.array([120.0]),
+        np.array([80.0]),
+        np.array([bpm]),
+        np.array([1.0]),
+        np.array([0.5]),
+        np.random.default_rng(0),
+    )
     pulse = render_pulse(beats, shape, fs, int(10 * fs))
     ir = amplitude * 30000 * (1 - 0.02 * pulse)
     red = amplitude * 24000 * (1 - 0.02 * 0.6 * pulse)
@@ -78,7 +85,9 @@ def test_scaling_the_amplitude_leaves_the_estimates_alone():
     red, ir = _regular_ppg(75)
     a_beats, b_beats = detect_beats(ir, 125.0), detect_beats(4 * ir, 125.0)
     assert estimators.heart_rate(a_beats) == pytest.approx(estimators.heart_rate(b_beats))
-    assert estimators.spo2_ratio_of_ratios(red, ir, 125.0) == pytest.approx(estimators.spo2_ratio_of_ratios(4 * red, 4 * ir, 125.0))
+    assert estimators.spo2_ratio_of_ratios(red, ir, 125.0) == pytest.approx(
+        estimators.spo2_ratio_of_ratios(4 * red, 4 * ir, 125.0)
+    )
     assert estimators.af_probability(a_beats) == pytest.approx(estimators.af_probability(b_beats))
     # ratio of ratios 0.6 on the nominal curve
     assert estimators.spo2_ratio_of_ratios(red, ir, 125.0)[0] == pytest.approx(110 - 25 * 0.6, abs=0.3)
@@ -86,7 +95,9 @@ def test_scaling_the_amplitude_leaves_the_estimates_alone():
 
 def test_windows_without_red_get_no_spo2_estimate(icu_batch):
     table = icu_batch.slice(0, 10)
-    no_red = table.set_column(table.schema.get_field_index("red"), "red", pa.nulls(10, pa.list_(pa.float32())))
+    no_red = table.set_column(
+        table.schema.get_field_index("red"), "red", pa.nulls(10, pa.list_(pa.float32()))
+    )
     est = estimate_vitals(no_red)
     assert est.spo2.isna().all()
     assert est.hr.notna().all()

@@ -77,7 +77,9 @@ def test_csv_renamed_parquet(tmp_path):
 def test_missing_and_extra_columns(icu_batch, tmp_path):
     pq.write_table(icu_batch.drop_columns(["subject_id"]), tmp_path / "m.parquet")
     _expect(tmp_path / "m.parquet", "subject_id", "required column is missing")
-    pq.write_table(icu_batch.append_column("notes", pa.array(["x"] * icu_batch.num_rows)), tmp_path / "e.parquet")
+    pq.write_table(
+        icu_batch.append_column("notes", pa.array(["x"] * icu_batch.num_rows)), tmp_path / "e.parquet"
+    )
     _expect(tmp_path / "e.parquet", "notes", "unknown column")
 
 
@@ -88,7 +90,9 @@ def test_wrong_type_names_expected_and_found(icu_batch, tmp_path):
 
 
 def test_channels_of_different_lengths_name_the_windows(icu_batch, tmp_path):
-    short = [row[:-10] for row in icu_batch.column("ir").to_pylist()[:3]] + icu_batch.column("ir").to_pylist()[3:]
+    short = [row[:-10] for row in icu_batch.column("ir").to_pylist()[:3]] + icu_batch.column(
+        "ir"
+    ).to_pylist()[3:]
     bad = _set(icu_batch, "ir", pa.array(short, pa.list_(pa.float32())))
     pq.write_table(bad, tmp_path / "l.parquet")
     err = _expect(tmp_path / "l.parquet", "ir", "length differs")

@@ -22,7 +22,9 @@ def test_clean_pulse_scores_well():
     assert np.all(q["flat_frac"] == 0)
     assert np.all(q["clipped_frac"] == 0)
     assert np.all(q["cardiac_power_ratio"] > 0.95)
-    assert q["perfusion_index"] == pytest.approx(np.full(4, 100 * 2 * np.sqrt(2) * 300 * np.sqrt(1.09 / 2) / 30000), rel=0.05)
+    assert q["perfusion_index"] == pytest.approx(
+        np.full(4, 100 * 2 * np.sqrt(2) * 300 * np.sqrt(1.09 / 2) / 30000), rel=0.05
+    )
 
 
 def test_nan_burst_is_counted_as_missing_and_other_features_stay_finite():

@@ -59,7 +59,10 @@ def test_subjects_keep_their_traits_across_batches():
     assert shared, "a subject recurs across batches of one source"
     for subject in shared:
         assert a.loc[a.subject_id == subject, "skin_tone"].nunique() == 1
-        assert a.loc[a.subject_id == subject, "skin_tone"].iloc[0] == b.loc[b.subject_id == subject, "skin_tone"].iloc[0]
+        assert (
+            a.loc[a.subject_id == subject, "skin_tone"].iloc[0]
+            == b.loc[b.subject_id == subject, "skin_tone"].iloc[0]
+        )
 
 
 def test_heart_rate_label_is_measured_from_generated_beats():
@@ -76,8 +79,10 @@ def test_hr_and_rr_labels_are_not_copies_of_the_targets():
     beats = draw_beats(target_hr, np.zeros(n, bool), np.zeros(n), np.full(n, 0.05), breathing, 10.0, rng)
     hr = beats_per_minute(beats.onsets, 10.0)
     rr = breathing.breaths_per_minute(10.0)
-    assert np.abs(hr - 72).mean() < 4 and np.std(hr) > 0.3
-    assert np.abs(rr - 15).mean() < 4 and np.std(rr) > 0.3
+    assert np.abs(hr - 72).mean() < 4
+    assert np.std(hr) > 0.3
+    assert np.abs(rr - 15).mean() < 4
+    assert np.std(rr) > 0.3
 
 
 def test_breathing_without_wobble_gives_its_rate():
@@ -109,9 +114,15 @@ def test_af_intervals_are_irregular_and_sinus_ones_are_not():
 
 def test_reflected_wave_returns_earlier_with_higher_pressure_and_stiffness():
     rng = np.random.default_rng(0)
-    low = pulse_shape(np.array([110.0]), np.array([70.0]), np.array([70.0]), np.array([1.0]), np.array([0.5]), rng)
-    high = pulse_shape(np.array([160.0]), np.array([100.0]), np.array([70.0]), np.array([1.0]), np.array([0.5]), rng)
-    stiff = pulse_shape(np.array([110.0]), np.array([70.0]), np.array([70.0]), np.array([1.8]), np.array([0.5]), rng)
+    low = pulse_shape(
+        np.array([110.0]), np.array([70.0]), np.array([70.0]), np.array([1.0]), np.array([0.5]), rng
+    )
+    high = pulse_shape(
+        np.array([160.0]), np.array([100.0]), np.array([70.0]), np.array([1.0]), np.array([0.5]), rng
+    )
+    stiff = pulse_shape(
+        np.array([110.0]), np.array([70.0]), np.array([70.0]), np.array([1.8]), np.array([0.5]), rng
+    )
     assert high.reflection_delay[0] < low.reflection_delay[0]
     assert stiff.reflection_delay[0] < low.reflection_delay[0]
     assert stiff.reflection_ratio[0] > low.reflection_ratio[0]

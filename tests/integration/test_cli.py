@@ -1,0 +1,110 @@
+"""The `ppg` command line: sub-commands, --json output and exit codes on bad input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from flows.cli import app
+from ppg_models.data.batch_io import read_batch
+
+runner = CliRunner()
+
+
+def test_help_lists_the_sub_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ("simulate", "import", "baselines", "tasks", "demo"):
+        assert name in result.output
+
+
+def test_simulate_writes_conforming_batches_and_reports_json(tmp_path):
+    result = runner.invoke(
+        app, ["simulate", str(tmp_path), "--batches", "2", "--windows", "30", "--seed", "4", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["windows"] == 60
+    assert len(payload["files"]) == 2
+    assert read_batch(payload["files"][1]).column("source")[0].as_py() == "wearable"
+
+
+def test_simulate_unknown_source_fails_with_the_known_ones(tmp_path):
+    result = runner.invoke(app, ["simulate", str(tmp_path), "--source", "mars"])
+    assert result.exit_code == 2
+    assert "known sources: icu, wearable, sleep-lab" in result.output
+
+
+def test_baselines_json_and_table(tmp_path):
+    runner.invoke(app, ["simulate", str(tmp_path), "--batches", "2", "--windows", "60"])
+    result = runner.invoke(app, ["baselines", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert {s["task"] for s in scores} == {"hr", "spo2", "rr", "af"}
+    table = runner.invoke(app, ["baselines", str(tmp_path)])
+    assert "| hr | mae (bpm) |" in table.output
+
+
+def test_baselines_on_a_bad_file_names_it_and_fails(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    result = runner.invoke(app, ["baselines", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.parquet" in result.output
+    assert "not a readable Parquet file" in result.output
+    missing = runner.invoke(app, ["baselines", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+
+
+def test_import_csv_end_to_end(tmp_path):
+    t = np.arange(3000) / 125
+    pd.DataFrame({"time": t, "Pleth": 1000 + np.sin(2 * np.pi * 1.2 * t)}).to_csv(
+        tmp_path / "r.csv", index=False
+    )
+    out = tmp_path / "r.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "csv",
+            str(tmp_path / "r.csv"),
+            "-o",
+            str(out),
+            "--source",
+            "clinic",
+            "--device",
+            "x1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["windows"] == 2
+    table = read_batch(out)
+    assert table.column("subject_id")[0].as_py() == "r"
+    assert table.column("ir").null_count == 0
+    assert table.column("red").null_count == 2
+
+
+def test_import_csv_with_a_channel_map_and_a_bad_map(tmp_path):
+    t = np.arange(1300) / 125
+    pd.DataFrame({"time": t, "sensor_a": np.sin(t)}).to_csv(tmp_path / "c.csv", index=False)
+    args = [
+        "import",
+        "csv",
+        str(tmp_path / "c.csv"),
+        "-o",
+        str(tmp_path / "c.parquet"),
+        "--source",
+        "s",
+        "--device",
+        "d",
+    ]
+    assert runner.invoke(app, args).exit_code == 1  # no recognisable channel
+    assert runner.invoke(app, [*args, "--channel", "sensor_a"]).exit_code == 2
+    assert runner.invoke(app, [*args, "--channel", "sensor_a=ir"]).exit_code == 0
+
+
+def test_tasks_json_is_the_catalogue():
+    result = runner.invoke(app, ["tasks", "--json"])
+    assert [t["name"] for t in json.loads(result.output)] == ["hr", "spo2", "rr", "sbp", "dbp", "af"]

@@ -1,0 +1,228 @@
+"""Importers: CSV and WFDB files written here in the layouts of BIDMC and MIMIC, then read back."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import wfdb
+
+from ppg_models.baselines.run import estimate_vitals
+from ppg_models.data.arrays import to_matrix
+from ppg_models.data.schema import row_problems
+from ppg_models.importers.csv_records import ImportFormatError, read_csv_recording
+from ppg_models.importers.recording import ImportReport, Recording, resample, to_windows
+from ppg_models.importers.wfdb_records import read_wfdb_recording
+from ppg_models.sim.simulate import simulate_batch
+
+FS = 125
+
+
+@pytest.fixture(scope="module")
+def pleth() -> tuple[np.ndarray, np.ndarray]:
+    """90 s of continuous-looking IR PPG from six consecutive ICU windows, and their HR labels."""
+    t = simulate_batch("icu", seed=21, batch_index=0, n_windows=9)
+    return to_matrix(t.column("ir")).ravel().astype(float), t.column("hr").to_numpy()
+
+
+def _windows(rec: Recording, report: ImportReport | None = None, **kw):
+    report = report or ImportReport(source_file=rec.name)
+    table = to_windows(rec, subject_id="p1", source="bidmc", device="monitor", report=report, **kw)
+    return table, report
+
+
+def _write_bidmc_csv(folder: Path, pleth: np.ndarray, hr_values: np.ndarray) -> tuple[Path, Path]:
+    t = np.arange(pleth.size) / FS
+    signals = pd.DataFrame(
+        {"Time [s]": t, " RESP": np.sin(t), " PLETH": pleth, " V": 0.0, " AVR": 0.0, " II": 0.0}
+    )
+    sig_path = folder / "bidmc_01_Signals.csv"
+    signals.to_csv(sig_path, index=False)
+    seconds = np.arange(int(t[-1]) + 1)
+    numerics = pd.DataFrame(
+        {"Time [s]": seconds, " HR": hr_values[seconds // 10], " PULSE": 999, " RESP": 16.0, " SpO2": 97.0}
+    )
+    numerics.loc[3, " HR"] = 0.0  # a monitor's "no reading"
+    num_path = folder / "bidmc_01_Numerics.csv"
+    numerics.to_csv(num_path, index=False)
+    return sig_path, num_path
+
+
+def test_bidmc_style_csv_import(tmp_path, pleth):
+    signal, hr = pleth
+    sig, num = _write_bidmc_csv(tmp_path, signal, hr)
+    rec, report = read_csv_recording(sig, numerics=num)
+    assert rec.fs == FS
+    assert set(rec.channels) == {"ir"}
+    assert {"hr", "rr", "spo2"} == set(rec.labels)
+    table, report = _windows(rec, report)
+    assert table.num_rows == 9
+    assert row_problems(table) == []
+    assert table.column("red").null_count == 9  # a monitor's PLETH is one channel
+    np.testing.assert_allclose(table.column("hr").to_numpy(), hr, rtol=1e-5)
+    assert report.implausible_label_samples == {"hr": 1}
+    assert "RESP" in report.ignored_columns
+    assert "bidmc_01_Numerics.csv:PULSE" in report.ignored_columns
+    est = estimate_vitals(table)
+    assert np.median(np.abs(est.hr.to_numpy() - hr)) < 3
+    assert est.spo2.isna().all(), "no red channel, so no SpO2 estimate"
+
+
+def test_resampling_keeps_the_heart_rate(tmp_path, pleth):
+    signal, hr = pleth
+    sig, num = _write_bidmc_csv(tmp_path, signal, hr)
+    rec, _ = read_csv_recording(sig, numerics=num)
+    for target in (100.0, 250.0):
+        table, _ = _windows(rec, fs_out=target)
+        assert set(table.column("fs").to_numpy()) == {target}
+        assert to_matrix(table.column("ir")).shape == (9, int(10 * target))
+        assert np.median(np.abs(estimate_vitals(table).hr.to_numpy() - hr)) < 3
+
+
+def test_overlapping_windows_and_an_unsupported_rate(tmp_path, pleth):
+    signal, hr = pleth
+    rec, _ = read_csv_recording(_write_bidmc_csv(tmp_path, signal, hr)[0])
+    table, _ = _windows(rec, hop_s=5.0)
+    assert table.num_rows == 17
+    with pytest.raises(ValueError, match="not supported"):
+        _windows(rec, fs_out=64.0)
+
+
+def test_a_resp_waveform_in_a_signals_file_is_not_a_label(tmp_path, pleth):
+    signal, hr = pleth
+    sig, _ = _write_bidmc_csv(tmp_path, signal, hr)
+    rec, report = read_csv_recording(sig)
+    assert rec.labels == {}
+    assert "RESP" in report.ignored_columns
+
+
+def test_label_columns_named_after_tasks_in_a_signals_file(tmp_path):
+    t = np.arange(2500) / 125
+    pd.DataFrame({"t": t, "ir": np.sin(t * 7), "hr": 61.0, "af": 1}).to_csv(tmp_path / "s.csv", index=False)
+    table, _ = _windows(read_csv_recording(tmp_path / "s.csv")[0])
+    assert table.column("hr").to_pylist() == [61.0, 61.0]
+    assert table.column("af").to_pylist() == [1, 1]
+
+
+def test_irregular_timestamps_and_gaps_are_regridded(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.cumsum(rng.uniform(0.007, 0.009, 3000))  # ~125 Hz with jitter
+    t = np.delete(t, np.s_[1000:1100])  # a 0.8 s gap
+    pd.DataFrame({"timestamp": t, "red": np.sin(t), "ir": np.cos(t)}).to_csv(tmp_path / "j.csv", index=False)
+    rec, report = read_csv_recording(tmp_path / "j.csv", fs=125.0)
+    assert "irregular" in report.notes[0]
+    assert np.isnan(rec.channels["ir"]).sum() > 80
+
+
+def test_iso_timestamps_set_the_recording_time(tmp_path):
+    times = pd.date_range("2026-03-01 08:00", periods=2500, freq="8ms", tz="UTC")
+    pd.DataFrame({"time": times.astype(str), "PPG": np.sin(np.arange(2500) / 10)}).to_csv(
+        tmp_path / "iso.csv", index=False
+    )
+    rec, _ = read_csv_recording(tmp_path / "iso.csv")
+    table, _ = _windows(rec)
+    assert table.column("recorded_at")[1].as_py().isoformat() == "2026-03-01T08:00:10+00:00"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b\n1,2\n", "no time column"),
+        ("time,ir\n0,1\n0,2\n", "does not increase at data row 2"),
+        ("time,temperature\n0,36\n0.01,36\n", "no PPG channel column"),
+        ("time,ir\n", "no data rows"),
+        ("time,PLETH,ir\n0,1,1\n0.01,1,1\n", "two columns map to 'ir'"),
+    ],
+)
+def test_bad_csv_files_are_named_with_the_problem(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ImportFormatError, match=message) as info:
+        read_csv_recording(path)
+    assert str(path) in str(info.value)
+
+
+def test_bidmc_style_wfdb_import(tmp_path, pleth):
+    signal, hr = pleth
+    n = signal.size
+    sig = np.column_stack([np.sin(np.arange(n) / 50), signal, np.zeros(n), np.zeros(n), np.zeros(n)])
+    wfdb.wrsamp(
+        "bidmc01",
+        fs=FS,
+        units=["pm", "NU", "mV", "mV", "mV"],
+        sig_name=["RESP,", "PLETH,", "V,", "AVR,", "II,"],
+        p_signal=sig,
+        fmt=["16"] * 5,
+        adc_gain=[1000.0, 0.5, 1000, 1000, 1000],
+        baseline=[0, -16384, 0, 0, 0],
+        write_dir=str(tmp_path),
+    )
+    seconds = np.arange(n // FS)
+    num = np.column_stack(
+        [
+            hr[seconds // 10],
+            np.full(seconds.size, 80.0),
+            np.full(seconds.size, 14.0),
+            np.full(seconds.size, 96.0),
+        ]
+    )
+    wfdb.wrsamp(
+        "bidmc01n",
+        fs=1,
+        units=["bpm", "bpm", "bpm", "%"],
+        sig_name=["HR,", "PULSE,", "RESP,", "SpO2,"],
+        p_signal=num,
+        fmt=["16"] * 4,
+        adc_gain=[100.0] * 4,
+        baseline=[0] * 4,
+        write_dir=str(tmp_path),
+    )
+    rec, _report = read_wfdb_recording(tmp_path / "bidmc01")
+    assert set(rec.channels) == {"ir"}
+    assert rec.fs == FS
+    table, _ = _windows(rec)
+    assert table.num_rows == 9
+    np.testing.assert_allclose(table.column("hr").to_numpy(), hr, atol=0.01)
+    np.testing.assert_allclose(table.column("rr").to_numpy(), 14.0)
+    assert np.median(np.abs(estimate_vitals(table).hr.to_numpy() - hr)) < 3
+
+
+def test_mimic_style_record_takes_bp_from_the_abp_waveform(tmp_path, pleth):
+    signal, _ = pleth
+    n = signal.size
+    t = np.arange(n) / FS
+    abp = 95 + 25 * np.sin(2 * np.pi * 1.2 * t)  # 120/70 mmHg, 72 bpm
+    wfdb.wrsamp(
+        "3000003_0001",
+        fs=FS,
+        units=["NU", "mmHg"],
+        sig_name=["PLETH", "ABP"],
+        p_signal=np.column_stack([signal, abp]),
+        fmt=["16", "16"],
+        adc_gain=[0.5, 100.0],
+        baseline=[-16384, 0],
+        write_dir=str(tmp_path),
+    )
+    rec, report = read_wfdb_recording(tmp_path / "3000003_0001.hea")
+    assert "from the ABP waveform" in report.notes[0]
+    table, _ = _windows(rec)
+    np.testing.assert_allclose(table.column("sbp").to_numpy(), 120, atol=0.5)
+    np.testing.assert_allclose(table.column("dbp").to_numpy(), 70, atol=0.5)
+    assert row_problems(table) == []
+
+
+def test_missing_or_damaged_wfdb_records(tmp_path):
+    with pytest.raises(ImportFormatError, match="no WFDB header"):
+        read_wfdb_recording(tmp_path / "nothing")
+    (tmp_path / "broken.hea").write_text("broken 1 125 1000\nbroken.dat 16 200 16 0 0 0 0 PLETH\n")
+    with pytest.raises(ImportFormatError, match="unreadable WFDB record"):
+        read_wfdb_recording(tmp_path / "broken")
+
+
+def test_resample_keeps_gaps_as_gaps():
+    x = np.sin(np.arange(1250) / 5.0)
+    x[300:400] = np.nan
+    y = resample(x, 125.0, 250.0)
+    assert y.size == 2500
+    assert np.isnan(y[620:780]).all()
+    assert not np.isnan(y[:590]).any()
