@@ -1,0 +1,1 @@
+"""Prefect flows, Ray Tune search and the ``ppg`` command line (``flows.cli:app``)."""
