@@ -29,6 +29,7 @@ class TaskSpec:
     higher_is_better: bool
     needs_all: tuple[str, ...] = ()  # channels that must all be present to estimate this task
     needs_any: tuple[str, ...] = ()  # at least one of these channels must be present
+    metrics: tuple[str, ...] = ()  # reported with confidence intervals (ppg_models.evaluation.metrics)
     head: str = ""  # tasks sharing a head name are predicted by one head (SBP and DBP)
     description: str = ""
 
@@ -37,6 +38,10 @@ class TaskSpec:
         if not lo < hi:
             raise ValueError(f"task {self.name!r}: valid_range {self.valid_range} is empty")
         unknown = set(self.needs_all) | set(self.needs_any)
+        if self.primary_metric not in self.metrics:
+            raise ValueError(
+                f"task {self.name!r}: primary metric {self.primary_metric!r} is not in {self.metrics}"
+            )
         if unknown - set(CHANNELS):
             raise ValueError(f"task {self.name!r}: unknown channels {sorted(unknown - set(CHANNELS))}")
 
@@ -64,6 +69,7 @@ TASKS: tuple[TaskSpec, ...] = (
         primary_metric="mae",
         higher_is_better=False,
         needs_any=_ANY_PPG,
+        metrics=("mae", "rmse", "within_5bpm_or_10pct"),
         description="Heart rate, mean over the beats in the window",
     ),
     TaskSpec(
@@ -75,6 +81,7 @@ TASKS: tuple[TaskSpec, ...] = (
         primary_metric="arms",
         higher_is_better=False,
         needs_all=("red", "ir"),
+        metrics=("mae", "arms", "bias"),
         description="Arterial oxygen saturation (needs red and infrared for the ratio of ratios)",
     ),
     TaskSpec(
@@ -86,6 +93,7 @@ TASKS: tuple[TaskSpec, ...] = (
         primary_metric="mae",
         higher_is_better=False,
         needs_any=_ANY_PPG,
+        metrics=("mae", "rmse"),
         description="Respiratory rate over the window",
     ),
     TaskSpec(
@@ -98,6 +106,7 @@ TASKS: tuple[TaskSpec, ...] = (
         higher_is_better=False,
         needs_any=_ANY_PPG,
         head="bp",
+        metrics=("mean_error", "sd_error", "mae"),
         description="Systolic blood pressure",
     ),
     TaskSpec(
@@ -110,6 +119,7 @@ TASKS: tuple[TaskSpec, ...] = (
         higher_is_better=False,
         needs_any=_ANY_PPG,
         head="bp",
+        metrics=("mean_error", "sd_error", "mae"),
         description="Diastolic blood pressure",
     ),
     TaskSpec(
@@ -121,6 +131,7 @@ TASKS: tuple[TaskSpec, ...] = (
         primary_metric="auroc",
         higher_is_better=True,
         needs_any=_ANY_PPG,
+        metrics=("auroc", "sens_at_spec95", "sens_at_spec97", "f1", "ece"),
         description="Atrial fibrillation in the window (1) or not (0); safety-critical",
     ),
 )

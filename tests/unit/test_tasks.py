@@ -10,7 +10,7 @@ def test_catalogue_has_the_six_tasks_once_each():
 
 def test_every_task_declares_unit_metric_and_channels():
     for task in TASKS:
-        assert task.primary_metric
+        assert task.primary_metric in task.metrics
         assert task.loss in ("smooth_l1", "bce")
         assert task.needs_all or task.needs_any
         assert (task.kind == "binary") == (task.name == "af")
@@ -45,6 +45,14 @@ def test_resolve_tasks_keeps_catalogue_order_and_rejects_repeats():
 
 def test_a_task_with_an_empty_range_or_unknown_channel_is_refused():
     with pytest.raises(ValueError, match="empty"):
-        TaskSpec("x", "regression", "u", (5, 5), "smooth_l1", "mae", False, needs_any=("ir",))
+        TaskSpec(
+            "x", "regression", "u", (5, 5), "smooth_l1", "mae", False, needs_any=("ir",), metrics=("mae",)
+        )
     with pytest.raises(ValueError, match="unknown channels"):
-        TaskSpec("x", "regression", "u", (0, 5), "smooth_l1", "mae", False, needs_any=("uv",))
+        TaskSpec(
+            "x", "regression", "u", (0, 5), "smooth_l1", "mae", False, needs_any=("uv",), metrics=("mae",)
+        )
+    with pytest.raises(ValueError, match="primary metric"):
+        TaskSpec(
+            "x", "regression", "u", (0, 5), "smooth_l1", "mae", False, needs_any=("ir",), metrics=("rmse",)
+        )

@@ -1,0 +1,55 @@
+"""GradNorm: Chen et al., "GradNorm: Gradient normalization for adaptive loss balancing in deep
+multitask networks", ICML 2018. Learnable weights are moved so that each task's weighted gradient norm
+on the last shared layer tracks the mean norm scaled by the task's relative inverse training rate
+(L_t / L_t(0)) ** alpha."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backward
+
+
+@BALANCERS.register("gradnorm")
+class GradNorm(Balancer):
+    paper = "Chen et al., ICML 2018"
+    backward_passes = "T (last shared layer only) + 1"
+
+    def __init__(self, tasks: Sequence[str], alpha: float = 1.5, lr: float = 0.025) -> None:
+        super().__init__(tasks)
+        self.alpha, self.lr = alpha, lr
+        self.weights = dict.fromkeys(tasks, 1.0)
+        self.initial: dict[str, float] = {}  # first loss seen per task: tasks may appear late
+
+    def backward(self, step: Step) -> dict[str, float]:
+        present = list(step.losses)
+        last_shared = next(p for p in reversed(step.shared) if p.dim() >= 2)
+        norms = {}
+        for t in present:
+            (g,) = torch.autograd.grad(step.losses[t], last_shared, retain_graph=True)
+            norms[t] = float(g.norm())
+            self.initial.setdefault(t, max(float(step.losses[t].detach()), 1e-8))
+        if len(present) > 1:
+            ratio = {t: float(step.losses[t].detach()) / self.initial[t] for t in present}
+            mean_ratio = sum(ratio.values()) / len(present)
+            weighted = {t: self.weights[t] * norms[t] for t in present}
+            mean_norm = sum(weighted.values()) / len(present)
+            for t in present:  # d/dw_t of |w_t n_t - target_t| is sign(.) n_t
+                target = mean_norm * (ratio[t] / mean_ratio) ** self.alpha
+                sign = 1.0 if weighted[t] > target else -1.0
+                self.weights[t] = max(self.weights[t] - self.lr * sign * norms[t], 1e-3)
+            scale = len(present) / sum(self.weights[t] for t in present)  # present weights sum to their count
+            for t in present:
+                self.weights[t] *= scale
+        used = {t: self.weights[t] for t in present}
+        weighted_backward(step.losses, used)
+        return self.all_weights(used)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "initial": dict(self.initial)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.weights, self.initial = dict(state["weights"]), dict(state["initial"])

@@ -1,0 +1,130 @@
+"""Task heads. A head reads its group's features for its task (batch, C, steps) and, where it needs
+another view, the model input (batch, 4, samples); it returns one value per task it predicts.
+
+Heads are chosen by the catalogue's head name (SBP and DBP share "bp"), falling back on the task kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ppg_models.models.inputs import INPUT_CHANNELS
+from ppg_models.tasks import get_task
+
+RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
+
+
+def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(c_in, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, c_out))
+
+
+class Head(nn.Module):
+    def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
+        super().__init__()
+        self.tasks = tuple(tasks)
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-> (batch, len(tasks))"""
+        raise NotImplementedError
+
+
+class PooledRegression(Head):
+    """Average and max pooling over time, then an MLP (HR; SBP and DBP together)."""
+
+    def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
+        super().__init__(in_channels, tasks)
+        self.mlp = mlp(2 * in_channels, len(self.tasks))
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.cat([features.mean(dim=2), features.amax(dim=2)], dim=1))
+
+
+class ChannelAttentionSpO2(Head):
+    """Attention from the pooled features over per-channel tokens of the red and infrared signals.
+
+    Each of red and IR is encoded separately (shared weights plus a channel embedding), so the head can
+    compare the two channels' pulsatile amplitudes: the ratio of ratios that determines SpO2. The log
+    ratio of their detrended amplitudes is given to the MLP as well.
+    """
+
+    def __init__(self, in_channels: int, tasks: Sequence[str], dim: int = 32) -> None:
+        super().__init__(in_channels, tasks)
+        self.encoder = nn.Sequential(
+            nn.Conv1d(1, 16, 9, stride=4, padding=4),
+            nn.GELU(),
+            nn.Conv1d(16, dim, 9, stride=4, padding=4),
+            nn.GELU(),
+        )
+        self.channel_embedding = nn.Parameter(torch.randn(2, dim) * 0.1)
+        self.query = nn.Linear(in_channels, dim)
+        self.attention = nn.MultiheadAttention(dim, num_heads=4, batch_first=True)
+        self.mlp = mlp(in_channels + dim + 1, len(self.tasks))
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        channels = x[:, [RED, IR]]  # (batch, 2, samples)
+        b = channels.shape[0]
+        tokens = self.encoder(channels.reshape(b * 2, 1, -1))  # (batch*2, dim, steps)
+        tokens = tokens.view(b, 2, tokens.shape[1], -1).permute(0, 1, 3, 2)  # (batch, 2, steps, dim)
+        tokens = (tokens + self.channel_embedding[None, :, None, :]).reshape(b, -1, tokens.shape[-1])
+        pooled = features.mean(dim=2)
+        attended, _ = self.attention(self.query(pooled).unsqueeze(1), tokens, tokens)
+        detrended = channels - F.avg_pool1d(channels, 25, stride=1, padding=12, count_include_pad=False)
+        log_ratio = torch.log(detrended.std(dim=2)[:, :1] + 1e-3) - torch.log(
+            detrended.std(dim=2)[:, 1:] + 1e-3
+        )
+        return self.mlp(torch.cat([pooled, attended.squeeze(1), log_ratio], dim=1))
+
+
+class LowFrequencyRR(Head):
+    """Respiratory rate from a long-context view: a GRU over the whole feature sequence plus dilated
+    convolutions over the input decimated to 5 Hz, where breathing modulations live."""
+
+    def __init__(self, in_channels: int, tasks: Sequence[str], hidden: int = 48) -> None:
+        super().__init__(in_channels, tasks)
+        self.gru = nn.GRU(in_channels, hidden, batch_first=True)
+        self.slow = nn.Sequential(
+            nn.Conv1d(len(INPUT_CHANNELS), 32, 7, padding=3),
+            nn.GELU(),
+            nn.Conv1d(32, 32, 7, padding=6, dilation=2),
+            nn.GELU(),
+            nn.Conv1d(32, 32, 7, padding=12, dilation=4),
+            nn.GELU(),
+        )
+        self.mlp = mlp(hidden + 32, len(self.tasks))
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        _, last = self.gru(features.transpose(1, 2))
+        slow = self.slow(F.avg_pool1d(x, 25)).mean(dim=2)  # 125 Hz -> 5 Hz
+        return self.mlp(torch.cat([last[-1], slow], dim=1))
+
+
+class AttentionLogit(Head):
+    """A logit from attention pooling over time plus the spread of the features (AF: irregularity)."""
+
+    def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
+        super().__init__(in_channels, tasks)
+        self.score = nn.Conv1d(in_channels, 1, 1)
+        self.mlp = mlp(2 * in_channels, len(self.tasks))
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        weights = self.score(features).softmax(dim=2)  # (batch, 1, steps)
+        pooled = (features * weights).sum(dim=2)
+        return self.mlp(torch.cat([pooled, features.std(dim=2)], dim=1))
+
+
+HEADS_BY_NAME: dict[str, type[Head]] = {
+    "hr": PooledRegression,
+    "spo2": ChannelAttentionSpO2,
+    "rr": LowFrequencyRR,
+    "bp": PooledRegression,
+    "af": AttentionLogit,
+}
+HEADS_BY_KIND: dict[str, type[Head]] = {"regression": PooledRegression, "binary": AttentionLogit}
+
+
+def head_class(head_name: str, task: str) -> type[Head]:
+    return HEADS_BY_NAME.get(head_name) or HEADS_BY_KIND[get_task(task).kind]

@@ -1,0 +1,97 @@
+"""The multi-task model: one backbone per task group, heads per task, predictions in physical units."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ppg_models.models.backbones import create_backbone
+from ppg_models.models.heads import head_class
+from ppg_models.models.inputs import ModelInputs
+from ppg_models.models.spec import ModelSpec
+from ppg_models.tasks import CHANNELS, get_task
+
+
+class MultiTaskModel(nn.Module):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.backbones = nn.ModuleList()
+        self.heads = nn.ModuleDict()  # key: head name + group index
+        self._head_of: dict[str, tuple[str, int]] = {}  # task -> (head key, output column)
+        self._group_of: dict[str, int] = {}
+        for g, group in enumerate(spec.groups):
+            backbone = create_backbone(spec.backbone, len(spec.input_channels), group, **spec.backbone_params)
+            self.backbones.append(backbone)
+            by_head: dict[str, list[str]] = {}
+            for task in (t for t in spec.tasks if t in group):
+                by_head.setdefault(get_task(task).head_name, []).append(task)
+                self._group_of[task] = g
+            for head_name, tasks in by_head.items():
+                key = f"{head_name}_g{g}"
+                self.heads[key] = head_class(head_name, tasks[0])(backbone.out_channels, tasks)
+                for column, task in enumerate(tasks):
+                    self._head_of[task] = (key, column)
+        self.last_features: dict[str, torch.Tensor] = {}
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.spec.tasks
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, 4, samples) -> {task: (batch,)}: standardised values for regression, logits for AF."""
+        features: dict[str, torch.Tensor] = {}
+        for backbone in self.backbones:
+            features.update(backbone(x))
+        self.last_features = features  # the shared representation, for MGDA-UB and task affinity
+        out: dict[str, torch.Tensor] = {}
+        cache: dict[str, torch.Tensor] = {}
+        for task in self.tasks:
+            key, column = self._head_of[task]
+            if key not in cache:
+                cache[key] = self.heads[key](features[task], x)
+            out[task] = cache[key][:, column]
+        return out
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Backbone parameters: what several tasks' losses pull on."""
+        return [p for b in self.backbones for p in b.parameters() if p.requires_grad]
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        return [p for p in self.heads[self._head_of[task][0]].parameters() if p.requires_grad]
+
+    def to_units(self, task: str, raw: torch.Tensor) -> torch.Tensor:
+        """Standardised output -> label units; logit -> probability."""
+        if get_task(task).kind == "binary":
+            return torch.sigmoid(raw)
+        mean, std = self.spec.scaling(task)
+        return raw * std + mean
+
+    @torch.no_grad()
+    def predict(self, inputs: ModelInputs, batch_size: int = 256) -> dict[str, np.ndarray]:
+        """Estimates in label units per task; NaN for windows lacking the channels a task needs."""
+        self.eval()
+        device = next(self.parameters()).device
+        outs: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}
+        for start in range(0, len(inputs.x), batch_size):
+            x = torch.from_numpy(inputs.x[start : start + batch_size]).to(device)
+            raw = self(x)
+            for task in self.tasks:
+                outs[task].append(self.to_units(task, raw[task]).float().cpu().numpy())
+        result = {}
+        for task in self.tasks:
+            values = np.concatenate(outs[task]) if outs[task] else np.empty(0, np.float32)
+            spec = get_task(task)
+            ok = np.array(
+                [
+                    spec.can_estimate([c for c, p in zip(CHANNELS, row, strict=True) if p])
+                    for row in inputs.present
+                ]
+            )
+            result[task] = np.where(ok, values, np.nan) if len(values) else values
+        return result
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
