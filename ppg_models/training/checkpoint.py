@@ -1,0 +1,79 @@
+"""Checkpoints that resume training, and model bundles that load safely.
+
+Everything is saved with ``torch.save`` of tensors and plain Python values and loaded with
+``weights_only=True``: loading never runs pickled code. A bundle's weights carry a SHA-256 that loading
+verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ppg_models.models.multitask import MultiTaskModel
+from ppg_models.models.spec import ModelSpec
+
+WEIGHTS = "weights.pt"
+MANIFEST = "model.json"
+
+
+class ModelIntegrityError(ValueError):
+    """Weights whose hash does not match the bundle's manifest."""
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_state(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_bundle(model: MultiTaskModel, directory: Path, extra: dict[str, Any] | None = None) -> str:
+    """Write spec + weights (+ extra manifest fields) to ``directory``; returns the weights' SHA-256."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save(state, directory / WEIGHTS)
+    digest = sha256_file(directory / WEIGHTS)
+    manifest = {"spec": model.spec.model_dump(), "weights_sha256": digest, **(extra or {})}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return digest
+
+
+def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> MultiTaskModel:
+    """Rebuild a model from its bundle, refusing weights whose hash differs from the manifest."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{directory}: not a model bundle (no {MANIFEST})")
+    manifest = json.loads(manifest_path.read_text())
+    actual = sha256_file(directory / WEIGHTS)
+    if actual != manifest["weights_sha256"]:
+        raise ModelIntegrityError(
+            f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {manifest['weights_sha256']}"
+        )
+    model = MultiTaskModel(ModelSpec.model_validate(manifest["spec"]))
+    model.load_state_dict(load_state(directory / WEIGHTS))
+    return model.to(device).eval()

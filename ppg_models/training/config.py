@@ -1,0 +1,110 @@
+"""Typed training configuration, loaded from YAML and validated with errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ppg_models.tasks import TASK_NAMES
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    paths: list[str] = Field(min_length=1, description="Batch files or directories; split by subject.")
+    val_paths: list[str] = Field(default_factory=list, description="Explicit validation batches (optional).")
+    test_paths: list[str] = Field(default_factory=list, description="Explicit test batches (optional).")
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    balance_sources: bool = Field(True, description="Draw windows so that every source is seen equally.")
+
+
+class ModelConfig(_Strict):
+    tasks: list[str] = Field(default_factory=lambda: list(TASK_NAMES))
+    groups: list[list[str]] | None = Field(None, description="Partition of tasks; default: one group.")
+    backbone: str = "resnet1d"
+    backbone_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known(cls, tasks: list[str]) -> list[str]:
+        unknown = sorted(set(tasks) - set(TASK_NAMES))
+        if unknown:
+            raise ValueError(f"unknown tasks {unknown}; known tasks: {', '.join(TASK_NAMES)}")
+        return tasks
+
+    def resolved_groups(self) -> list[list[str]]:
+        return self.groups if self.groups is not None else [list(self.tasks)]
+
+
+class BalancerConfig(_Strict):
+    name: str = "fixed"
+    params: dict[str, Any] = Field(default_factory=dict)
+    protected: str | None = Field(None, description="Task whose gradient is never altered (e.g. af).")
+    protected_params: dict[str, Any] = Field(default_factory=dict, description="ceiling, slack, penalty")
+
+
+class OptimConfig(_Strict):
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    warmup_epochs: float = Field(1.0, ge=0)
+    patience: int = Field(5, ge=1, description="Epochs without validation improvement before stopping.")
+    grad_clip: float = Field(5.0, gt=0)
+
+
+class TrainConfig(_Strict):
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    balancer: BalancerConfig = Field(default_factory=BalancerConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    seed: int = 0
+    threads: int = Field(2, ge=1, description="CPU threads for PyTorch.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    affinity_every: int = Field(0, ge=0, description="Measure task affinity every N steps (0: off).")
+    bootstrap: int = Field(200, ge=10, description="Bootstrap resamples for confidence intervals.")
+    out_dir: str | None = Field(None, description="Where to write the run; default PPG_HOME/runs/<name>.")
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _groups_match_tasks(self) -> TrainConfig:
+        groups = self.model.resolved_groups()
+        flat = sorted(t for g in groups for t in g)
+        if flat != sorted(self.model.tasks):
+            raise ValueError(f"model.groups {groups} must partition model.tasks {self.model.tasks}")
+        if self.balancer.protected and self.balancer.protected not in self.model.tasks:
+            raise ValueError(f"balancer.protected {self.balancer.protected!r} is not one of model.tasks")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "<config>") -> TrainConfig:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            lines = [
+                f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            ]
+            raise ConfigError(f"{source}: " + "; ".join(lines)) from None

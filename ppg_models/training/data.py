@@ -1,0 +1,132 @@
+"""Windows in memory for training and evaluation, subject-wise splits, and source-balanced sampling."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ppg_models.data.batch_io import read_batch
+from ppg_models.models.inputs import prepare_inputs
+from ppg_models.tasks import TASK_NAMES
+
+META_COLUMNS = ("window_id", "subject_id", "source", "device", "skin_tone", "motion")
+SPLITS = ("train", "val", "test")
+
+
+class SplitError(ValueError):
+    """A split that would let one subject's windows into two parts (leakage)."""
+
+
+@dataclass
+class WindowSet:
+    x: np.ndarray  # (windows, 4, 1250) float32 model inputs
+    present: np.ndarray  # (windows, 3) bool
+    labels: dict[str, np.ndarray]  # task -> (windows,) float64, NaN = not labeled
+    meta: pd.DataFrame  # META_COLUMNS, one row per window
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def subset(self, idx: np.ndarray) -> WindowSet:
+        return WindowSet(
+            x=self.x[idx],
+            present=self.present[idx],
+            labels={t: v[idx] for t, v in self.labels.items()},
+            meta=self.meta.iloc[idx].reset_index(drop=True),
+        )
+
+
+def windows_from_table(table: pa.Table) -> WindowSet:
+    inputs = prepare_inputs(table)
+    labels = {t: table.column(t).to_numpy(zero_copy_only=False).astype(np.float64) for t in TASK_NAMES}
+    meta = table.select(list(META_COLUMNS)).to_pandas()
+    return WindowSet(x=inputs.x, present=inputs.present, labels=labels, meta=meta)
+
+
+def batch_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Parquet files named directly or found (sorted) in named directories."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(p.glob("*.parquet"))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such batch file or directory")
+    if not out:
+        raise FileNotFoundError(f"no .parquet batch files in {[str(p) for p in paths]}")
+    return out
+
+
+def load_windows(paths: Sequence[str | Path]) -> WindowSet:
+    """Read batch files (checked against the contract) into one WindowSet."""
+    tables = [read_batch(p) for p in batch_paths(paths)]
+    return windows_from_table(pa.concat_tables(tables))
+
+
+def _unit_hash(seed: int, subject: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{subject}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_by_subject(
+    subjects: Sequence[str], fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Window indices of train/val/test; every subject lands wholly in one part (stable for a seed)."""
+    if abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
+    subjects = np.asarray(subjects)
+    unique = np.unique(subjects)
+    u = np.array([_unit_hash(seed, s) for s in unique])
+    edges = np.cumsum(fractions)
+    part_of = {
+        s: SPLITS[int(np.searchsorted(edges, v, side="right"))] for s, v in zip(unique, u, strict=True)
+    }
+    parts = np.array([part_of[s] for s in subjects])
+    return {name: np.flatnonzero(parts == name) for name in SPLITS}
+
+
+def check_disjoint(subjects_by_part: dict[str, Sequence[str]]) -> None:
+    """Refuse parts that share a subject, naming the subjects and the parts."""
+    seen: dict[str, str] = {}
+    clashes: list[str] = []
+    for part, subjects in subjects_by_part.items():
+        for s in sorted(set(subjects)):
+            if s in seen and seen[s] != part:
+                clashes.append(f"{s} ({seen[s]} and {part})")
+            seen.setdefault(s, part)
+    if clashes:
+        shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        raise SplitError(f"subjects appear in more than one split part: {shown}; split by subject instead")
+
+
+def label_scaling(
+    labels: dict[str, np.ndarray], tasks: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and standard deviation of each regression task's training labels."""
+    from ppg_models.tasks import get_task
+
+    mean, std = {}, {}
+    for t in tasks:
+        if get_task(t).kind != "regression":
+            continue
+        v = labels[t][~np.isnan(labels[t])]
+        mean[t] = float(v.mean()) if v.size else 0.0
+        std[t] = float(v.std()) if v.size > 1 and v.std() > 1e-6 else 1.0
+    return mean, std
+
+
+def epoch_order(meta: pd.DataFrame, rng: np.random.Generator, balance_sources: bool) -> np.ndarray:
+    """Window order for one epoch: a permutation, or a source-balanced draw of the same size."""
+    n = len(meta)
+    if not balance_sources:
+        return rng.permutation(n)
+    counts = meta["source"].map(meta["source"].value_counts()).to_numpy(dtype=float)
+    p = (1.0 / counts) / (1.0 / counts).sum()
+    return rng.choice(n, size=n, replace=True, p=p)

@@ -1,0 +1,303 @@
+"""The training loop: AdamW with warm-up and cosine decay, any registered balancer, early stopping on the
+validation loss, checkpoints every epoch with resume, seeded determinism and CPU thread control.
+
+Progress is reported through ``on_progress(event)`` so that callers choose how to show it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ppg_models.balancers import Balancer, Step, create_balancer
+from ppg_models.models.multitask import MultiTaskModel
+from ppg_models.models.spec import ModelSpec
+from ppg_models.training.affinity import AffinityTracker
+from ppg_models.training.checkpoint import atomic_save, load_state
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.data import WindowSet, epoch_order, label_scaling
+from ppg_models.training.losses import task_losses
+
+Progress = Callable[[dict[str, Any]], None]
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class TrainResult:
+    model: MultiTaskModel
+    history: list[dict[str, Any]]
+    best_epoch: int
+    affinity: np.ndarray | None
+    checkpoint_dir: Path
+    train_seconds: float
+    windows_seen: int
+    resumed_from: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def windows_per_second(self) -> float:
+        return self.windows_seen / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def targets_for(
+    ws: WindowSet, idx: np.ndarray, spec: ModelSpec, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Standardised regression labels and 0/1 AF labels for windows ``idx`` (NaN = unlabeled)."""
+    out = {}
+    for task in spec.tasks:
+        mean, std = spec.scaling(task)
+        out[task] = torch.as_tensor((ws.labels[task][idx] - mean) / std, dtype=torch.float32, device=device)
+    return out
+
+
+def build_model(config: TrainConfig, train: WindowSet) -> MultiTaskModel:
+    tasks = config.model.tasks
+    mean, std = label_scaling(train.labels, tasks)
+    spec = ModelSpec(
+        groups=config.model.resolved_groups(),
+        backbone=config.model.backbone,
+        backbone_params=config.model.backbone_params,
+        label_mean=mean,
+        label_std=std,
+    )
+    return MultiTaskModel(spec)
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+@torch.no_grad()
+def validation_losses(
+    model: MultiTaskModel, ws: WindowSet, device: torch.device, batch: int = 256
+) -> dict[str, float]:
+    """Mean validation loss per task over its labeled windows."""
+    model.eval()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for start in range(0, len(ws), batch):
+        idx = np.arange(start, min(start + batch, len(ws)))
+        out = model(torch.from_numpy(ws.x[idx]).to(device))
+        targets = targets_for(ws, idx, model.spec, device)
+        for task, loss in task_losses(out, targets).items():
+            n = int((~torch.isnan(targets[task])).sum())
+            sums[task] = sums.get(task, 0.0) + float(loss) * n
+            counts[task] = counts.get(task, 0) + n
+    model.train()
+    return {t: sums[t] / counts[t] for t in sums}
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, train: WindowSet, val: WindowSet, checkpoint_dir: Path) -> None:
+        self.config, self.train_set, self.val_set = config, train, val
+        self.dir = checkpoint_dir
+        seed_everything(config.seed, config.threads)
+        self.device = resolve_device(config.device)
+        self.model = build_model(config, train).to(self.device)
+        self.tasks = self.model.tasks
+        b = config.balancer
+        self.balancer: Balancer = create_balancer(
+            b.name,
+            self.tasks,
+            **b.params,
+            **({"protected": b.protected} if b.protected else {}),
+            **{f"protected_{k}": v for k, v in b.protected_params.items()},
+        )
+        o = config.optim
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": list(self.model.parameters()), "weight_decay": o.weight_decay},
+                {"params": self.balancer.parameters(), "weight_decay": 0.0},
+            ],
+            lr=o.lr,
+        )
+        steps_per_epoch = max(1, len(train) // o.batch_size)
+        self.steps_per_epoch = steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _lr_lambda(o.epochs * steps_per_epoch, int(o.warmup_epochs * steps_per_epoch))
+        )
+        self.rng = np.random.default_rng(config.seed)
+        self.affinity = AffinityTracker(self.tasks) if config.affinity_every else None
+        self.history: list[dict[str, Any]] = []
+        self.epoch, self.best, self.best_epoch, self.stale = 0, math.inf, -1, 0
+        self.global_step, self.windows_seen, self.train_seconds = 0, 0, 0.0
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def save(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "balancer": self.balancer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "progress": {
+                "epoch": self.epoch,
+                "best": self.best,
+                "best_epoch": self.best_epoch,
+                "stale": self.stale,
+                "global_step": self.global_step,
+                "windows_seen": self.windows_seen,
+                "train_seconds": self.train_seconds,
+            },
+            "history": self.history,
+            "affinity": None
+            if self.affinity is None
+            else {"sums": self.affinity.sums.tolist(), "counts": self.affinity.counts.tolist()},
+        }
+        atomic_save(state, self.dir / LAST)
+
+    def resume(self) -> int | None:
+        path = self.dir / LAST
+        if not path.is_file():
+            return None
+        state = load_state(path, self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.balancer.load_state_dict(state["balancer"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        p = state["progress"]
+        self.epoch, self.best, self.best_epoch, self.stale = (
+            p["epoch"],
+            p["best"],
+            p["best_epoch"],
+            p["stale"],
+        )
+        self.global_step, self.windows_seen, self.train_seconds = (
+            p["global_step"],
+            p["windows_seen"],
+            p["train_seconds"],
+        )
+        self.history = state["history"]
+        if self.affinity is not None and state["affinity"] is not None:
+            self.affinity.sums = np.array(state["affinity"]["sums"])
+            self.affinity.counts = np.array(state["affinity"]["counts"], dtype=int)
+        return self.epoch
+
+    # -- one epoch -----------------------------------------------------------------------------------
+    def train_epoch(self, on_progress: Progress | None) -> dict[str, Any]:
+        self.model.train()
+        o = self.config.optim
+        order = epoch_order(self.train_set.meta, self.rng, self.config.data.balance_sources)
+        loss_sums: dict[str, float] = {}
+        weight_sums: dict[str, float] = dict.fromkeys(self.tasks, 0.0)
+        steps = 0
+        started = time.perf_counter()
+        for b in range(self.steps_per_epoch):
+            idx = order[b * o.batch_size : (b + 1) * o.batch_size]
+            x = torch.from_numpy(self.train_set.x[idx]).to(self.device)
+            targets = targets_for(self.train_set, idx, self.model.spec, self.device)
+            if self.affinity is not None and self.global_step % self.config.affinity_every == 0:
+                self.affinity.measure(self.model, x, targets, lr=self.scheduler.get_last_lr()[0])
+            losses = task_losses(self.model(x), targets)
+            self.global_step += 1
+            if not losses:
+                continue
+            self.optimizer.zero_grad(set_to_none=True)
+            task_params = {t: self.model.task_parameters(t) for t in losses}
+            weights = self.balancer.backward(
+                Step(losses, self.model.shared_parameters(), task_params, self.model.last_features)
+            )
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            steps += 1
+            self.windows_seen += len(idx)
+            for t, loss in losses.items():
+                loss_sums[t] = loss_sums.get(t, 0.0) + float(loss.detach())
+            for t, w in weights.items():
+                weight_sums[t] += w
+            if on_progress:
+                on_progress(
+                    {"event": "step", "epoch": self.epoch, "step": b + 1, "steps": self.steps_per_epoch}
+                )
+        self.train_seconds += time.perf_counter() - started
+        self.balancer.end_epoch()
+        return {
+            "train_loss": {t: v / steps for t, v in loss_sums.items()} if steps else {},
+            "weights": {t: v / steps for t, v in weight_sums.items()} if steps else {},
+        }
+
+    def fit(self, on_progress: Progress | None = None) -> None:
+        o = self.config.optim
+        while self.epoch < o.epochs and self.stale < o.patience:
+            record = self.train_epoch(on_progress)
+            val = validation_losses(self.model, self.val_set, self.device)
+            self.balancer.observe_validation(val)
+            monitor = float(np.mean(list(val.values()))) if val else math.inf
+            improved = monitor < self.best - 1e-6
+            if improved:
+                self.best, self.best_epoch, self.stale = monitor, self.epoch, 0
+                atomic_save(
+                    {k: v.detach().cpu() for k, v in self.model.state_dict().items()}, self.dir / BEST
+                )
+            else:
+                self.stale += 1
+            record.update(
+                epoch=self.epoch,
+                val_loss=val,
+                monitor=monitor,
+                lr=self.scheduler.get_last_lr()[0],
+                improved=improved,
+            )
+            self.history.append(record)
+            self.epoch += 1
+            self.save()
+            if on_progress:
+                on_progress({"event": "epoch", **record})
+        if (self.dir / BEST).is_file():
+            self.model.load_state_dict(load_state(self.dir / BEST, self.device))
+
+
+def train(
+    config: TrainConfig,
+    train_set: WindowSet,
+    val_set: WindowSet,
+    checkpoint_dir: Path,
+    on_progress: Progress | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Train a model on ``train_set`` with early stopping on ``val_set``; resumes from ``checkpoint_dir``."""
+    trainer = Trainer(config, train_set, val_set, checkpoint_dir)
+    resumed = trainer.resume() if resume else None
+    trainer.fit(on_progress)
+    return TrainResult(
+        model=trainer.model.eval(),
+        history=trainer.history,
+        best_epoch=trainer.best_epoch,
+        affinity=None if trainer.affinity is None else trainer.affinity.matrix(),
+        checkpoint_dir=checkpoint_dir,
+        train_seconds=trainer.train_seconds,
+        windows_seen=trainer.windows_seen,
+        resumed_from=resumed,
+    )
