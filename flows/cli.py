@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flows import data_commands, demo
+from flows import data_commands, demo, model_commands
 
 app = typer.Typer(
     name="ppg",
@@ -17,6 +17,8 @@ import_app = typer.Typer(help="Import recordings from other formats into batch f
 app.command("tasks")(data_commands.tasks)
 app.command("simulate")(data_commands.simulate)
 app.command("baselines")(data_commands.baselines)
+app.command("train")(model_commands.train_cmd)
+app.command("predict")(model_commands.predict_cmd)
 app.command("demo")(demo.demo)
 import_app.command("csv")(data_commands.import_csv)
 import_app.command("wfdb")(data_commands.import_wfdb)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-stdout = Console()
+stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
 
 

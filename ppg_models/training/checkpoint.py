@@ -71,8 +71,9 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
     manifest = json.loads(manifest_path.read_text())
     actual = sha256_file(directory / WEIGHTS)
     if actual != manifest["weights_sha256"]:
+        expected = manifest["weights_sha256"]
         raise ModelIntegrityError(
-            f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {manifest['weights_sha256']}"
+            f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {expected}"
         )
     model = MultiTaskModel(ModelSpec.model_validate(manifest["spec"]))
     model.load_state_dict(load_state(directory / WEIGHTS))

@@ -56,7 +56,6 @@ def resolve_device(name: str) -> torch.device:
 
 def seed_everything(seed: int, threads: int) -> None:
     torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
 

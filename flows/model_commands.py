@@ -1,0 +1,98 @@
+"""`ppg train` and `ppg predict`: thin wrappers over ppg_models.training and ppg_models.inference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.output import fail, print_json, stderr, stdout
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _progress_printer(quiet: bool):
+    def on_progress(event: dict) -> None:
+        if quiet or event["event"] != "epoch":
+            return
+        val = " ".join(f"{t}={v:.3f}" for t, v in event["val_loss"].items())
+        mark = "*" if event["improved"] else " "
+        stderr.print(f"epoch {event['epoch']:3d}{mark} val {val}", highlight=False)
+
+    return on_progress
+
+
+def train_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Training configuration (YAML).")],
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the run's last checkpoint if there is one.")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a multi-task model; write the model bundle, the config and the evaluation report."""
+    from ppg_models.data.schema import BatchFormatError
+    from ppg_models.training.config import ConfigError, TrainConfig
+    from ppg_models.training.data import SplitError
+    from ppg_models.training.run import run_training
+
+    try:
+        cfg = TrainConfig.from_yaml(config)
+        run = run_training(cfg, on_progress=_progress_printer(json_out), resume=resume)
+    except (ConfigError, BatchFormatError, SplitError, FileNotFoundError, ValueError, KeyError) as exc:
+        raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    summary = {
+        "run_dir": str(run.out_dir),
+        "model": str(run.out_dir / "model"),
+        "weights_sha256": run.weights_sha256,
+        "splits": run.splits,
+        "best_epoch": run.training.best_epoch,
+        "train_windows_per_s": round(run.training.windows_per_second, 1),
+        "test": {t: {m: iv.value for m, iv in r.metrics.items()} for t, r in run.report.tasks.items()},
+    }
+    if json_out:
+        print_json(summary)
+        return
+    stdout.print(f"run {run.out_dir}  (windows train/val/test {run.splits})")
+    stdout.print(run.report.markdown(), highlight=False)
+
+
+def predict_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="Batch files or directories of them.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model bundle directory (run_dir/model).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write estimates (.csv or .parquet).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Estimate every task for every window; say which tasks could not be estimated and why."""
+    import pandas as pd
+
+    from flows.data_commands import batch_files
+    from ppg_models.data.batch_io import read_batch
+    from ppg_models.data.schema import BatchFormatError
+    from ppg_models.inference import predict_table
+    from ppg_models.training.checkpoint import ModelIntegrityError, load_bundle
+
+    try:
+        net = load_bundle(model)
+        results = [predict_table(net, read_batch(f)) for f in batch_files(inputs)]
+    except (BatchFormatError, ModelIntegrityError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from None
+    estimates = pd.concat([r.estimates for r in results])
+    reasons = {t: "; ".join(r.not_estimated[t] for r in results if t in r.not_estimated) for t in net.tasks}
+    reasons = {t: v for t, v in reasons.items() if v}
+    if out is not None:
+        if out.suffix == ".parquet":
+            estimates.to_parquet(out)
+        else:
+            estimates.to_csv(out)
+    if json_out:
+        print_json({"estimates": estimates.reset_index().to_dict(orient="records"), "not_estimated": reasons})
+        return
+    if out is None:
+        stdout.print(estimates.round(2).to_string(), highlight=False)
+    else:
+        stdout.print(f"wrote {len(estimates)} windows to {out}")
+    for task, why in reasons.items():
+        stdout.print(f"{task} not estimated for {why}")

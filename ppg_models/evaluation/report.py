@@ -1,0 +1,166 @@
+"""The evaluation report: every task metric with a 95% confidence interval from a bootstrap over
+subjects, overall and per subgroup (source, device, skin tone, motion), with sample counts, plus the
+paired per-window predictions needed for Bland-Altman plots and for comparing two models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ppg_models.evaluation.metrics import METRICS
+from ppg_models.tasks import get_task
+
+SUBGROUP_ATTRIBUTES = ("source", "device", "skin_tone", "motion")
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    unit: str
+    n_windows: int
+    n_subjects: int
+    metrics: dict[str, Interval]
+
+
+@dataclass(frozen=True)
+class SubgroupResult:
+    attribute: str
+    group: str
+    result: TaskResult
+
+
+@dataclass
+class EvaluationReport:
+    model: str
+    resamples: int
+    seed: int
+    tasks: dict[str, TaskResult]
+    subgroups: list[SubgroupResult]
+    predictions: dict[str, list[Any]]  # column -> values: window_id, subject_id, meta, label_<t>, pred_<t>
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    version: int = REPORT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), allow_nan=True))
+        return path
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> EvaluationReport:
+        def task_result(d: dict[str, Any]) -> TaskResult:
+            return TaskResult(**{**d, "metrics": {k: Interval(**v) for k, v in d["metrics"].items()}})
+
+        return cls(
+            model=raw["model"],
+            resamples=raw["resamples"],
+            seed=raw["seed"],
+            tasks={t: task_result(v) for t, v in raw["tasks"].items()},
+            subgroups=[
+                SubgroupResult(s["attribute"], s["group"], task_result(s["result"])) for s in raw["subgroups"]
+            ],
+            predictions=raw["predictions"],
+            created=raw["created"],
+            version=raw["version"],
+        )
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> EvaluationReport:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def predictions_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.predictions)
+
+    def subgroup(self, attribute: str, group: str, task: str) -> TaskResult | None:
+        return next(
+            (
+                s.result
+                for s in self.subgroups
+                if (s.attribute, s.group, s.result.task) == (attribute, group, task)
+            ),
+            None,
+        )
+
+    def markdown(self) -> str:
+        lines = ["| task | n windows (subjects) | metrics, 95% CI over subjects |", "|---|---|---|"]
+        for t, r in self.tasks.items():
+            cells = ", ".join(
+                f"{m} {iv.value:.3g} [{iv.low:.3g}, {iv.high:.3g}]" for m, iv in r.metrics.items()
+            )
+            lines.append(f"| {t} | {r.n_windows} ({r.n_subjects}) | {cells} |")
+        return "\n".join(lines)
+
+
+def subject_weights(codes: np.ndarray, n_subjects: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, windows): how often each window's subject was drawn in each bootstrap resample."""
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_subjects, np.full(n_subjects, 1.0 / n_subjects), size=resamples)
+    return counts[:, codes].astype(np.float64)
+
+
+def task_result(
+    task: str, y: np.ndarray, p: np.ndarray, codes: np.ndarray, weights: np.ndarray
+) -> TaskResult:
+    """Metrics of one task on the windows given (already restricted to labeled and estimated ones)."""
+    spec = get_task(task)
+    ones = np.ones((1, y.size))
+    metrics = {}
+    for name in spec.metrics:
+        fn = METRICS[name]
+        value = float(fn(y, p, ones)[0]) if y.size else float("nan")
+        boot = fn(y, p, weights) if y.size else np.array([np.nan])
+        finite = boot[np.isfinite(boot)]
+        low, high = np.percentile(finite, [2.5, 97.5]) if finite.size else (np.nan, np.nan)
+        metrics[name] = Interval(value, float(low), float(high))
+    return TaskResult(task, spec.unit, int(y.size), int(np.unique(codes).size), metrics)
+
+
+def evaluate(
+    predictions: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    meta: pd.DataFrame,
+    model: str,
+    resamples: int = 200,
+    seed: int = 0,
+) -> EvaluationReport:
+    """Score ``predictions`` against ``labels`` for the windows described by ``meta`` (same order)."""
+    codes, uniques = pd.factorize(meta["subject_id"])
+    weights = subject_weights(codes, len(uniques), resamples, seed)
+    groups = {a: meta[a].astype(str).to_numpy() for a in SUBGROUP_ATTRIBUTES}
+    tasks, subgroups = {}, []
+    for task, pred in predictions.items():
+        y = labels[task].astype(float)
+        ok = ~(np.isnan(y) | np.isnan(pred))
+        tasks[task] = task_result(task, y[ok], pred[ok], codes[ok], weights[:, ok])
+        for attribute, values in groups.items():
+            for group in sorted(set(values[ok])):
+                sel = ok & (values == group)
+                subgroups.append(
+                    SubgroupResult(
+                        attribute, group, task_result(task, y[sel], pred[sel], codes[sel], weights[:, sel])
+                    )
+                )
+    columns: dict[str, list[Any]] = {
+        c: meta[c].astype(str).tolist() for c in ("window_id", "subject_id", *SUBGROUP_ATTRIBUTES)
+    }
+    for task, pred in predictions.items():
+        columns[f"label_{task}"] = [None if np.isnan(v) else float(v) for v in labels[task]]
+        columns[f"pred_{task}"] = [None if np.isnan(v) else float(v) for v in pred]
+    return EvaluationReport(model, resamples, seed, tasks, subgroups, columns)

@@ -1,0 +1,87 @@
+"""One training run from a config: data and splits, training, test evaluation, and the run folder.
+
+The run folder holds ``model/`` (bundle: spec, weights, SHA-256), ``config.yaml``, ``report.json``,
+``history.json``, ``affinity.json`` (when measured) and ``checkpoints/`` (resume).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ppg_models.evaluation.report import EvaluationReport, evaluate
+from ppg_models.home import home_path
+from ppg_models.models.inputs import ModelInputs
+from ppg_models.training.checkpoint import save_bundle
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.data import WindowSet, check_disjoint, load_windows, split_by_subject
+from ppg_models.training.trainer import Progress, TrainResult, train
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    report: EvaluationReport
+    training: TrainResult
+    weights_sha256: str
+    splits: dict[str, int]
+
+
+def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
+    """train/val/test WindowSets: explicit files when given (checked for shared subjects), else by subject."""
+    data = config.data
+    main = load_windows(data.paths)
+    if data.val_paths and data.test_paths:
+        parts = {"train": main, "val": load_windows(data.val_paths), "test": load_windows(data.test_paths)}
+    elif data.val_paths or data.test_paths:
+        raise ValueError(
+            "data: give both val_paths and test_paths, or neither (then the split is by subject)"
+        )
+    else:
+        idx = split_by_subject(main.meta["subject_id"].tolist(), data.fractions, config.seed)
+        parts = {name: main.subset(i) for name, i in idx.items()}
+    check_disjoint({name: ws.meta["subject_id"].tolist() for name, ws in parts.items()})
+    empty = [name for name, ws in parts.items() if len(ws) == 0]
+    if empty:
+        raise ValueError(f"split parts {empty} are empty: add subjects or change data.fractions")
+    return parts
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return home_path("runs") / (config.name or f"{config.model.backbone}-{config.balancer.name}-{stamp}")
+
+
+def evaluate_model(
+    result: TrainResult, test: WindowSet, name: str, resamples: int, seed: int
+) -> EvaluationReport:
+    preds = result.model.predict(ModelInputs(test.x, test.present))
+    return evaluate(preds, test.labels, test.meta, model=name, resamples=resamples, seed=seed)
+
+
+def run_training(
+    config: TrainConfig,
+    on_progress: Progress | None = None,
+    resume: bool = True,
+    splits: dict[str, WindowSet] | None = None,
+) -> RunResult:
+    parts = splits or prepare_splits(config)
+    out = Path(config.out_dir) if config.out_dir else default_run_dir(config)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    result = train(config, parts["train"], parts["val"], out / "checkpoints", on_progress, resume)
+    report = evaluate_model(result, parts["test"], out.name, config.bootstrap, config.seed)
+    report.to_json(out / "report.json")
+    digest = save_bundle(result.model, out / "model", {"run": out.name, "best_epoch": result.best_epoch})
+    (out / "history.json").write_text(json.dumps(result.history, indent=1))
+    if result.affinity is not None:
+        matrix = np.where(np.isnan(result.affinity), None, result.affinity).tolist()
+        (out / "affinity.json").write_text(
+            json.dumps({"tasks": result.model.tasks, "matrix": matrix}, indent=1)
+        )
+    return RunResult(out, report, result, digest, {k: len(v) for k, v in parts.items()})
