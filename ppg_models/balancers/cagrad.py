@@ -45,6 +45,8 @@ def cagrad_direction(grads: torch.Tensor, c: float) -> tuple[torch.Tensor, np.nd
 
 @BALANCERS.register("cagrad")
 class CAGrad(Balancer):
+    """Liu et al., NeurIPS 2021: conflict-averse update near the average gradient."""
+
     paper = "Liu et al., NeurIPS 2021"
     backward_passes = "T + 1"
 

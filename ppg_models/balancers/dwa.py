@@ -13,6 +13,8 @@ from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backwa
 
 @BALANCERS.register("dwa")
 class DynamicWeightAverage(Balancer):
+    """Liu, Johns & Davison, CVPR 2019: weights from the rate at which each task's loss falls."""
+
     paper = "Liu et al., CVPR 2019"
     backward_passes = "1"
 

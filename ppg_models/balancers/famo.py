@@ -19,6 +19,8 @@ from ppg_models.balancers.base import BALANCERS, Balancer, Step
 
 @BALANCERS.register("famo")
 class FAMO(Balancer):
+    """Liu et al., NeurIPS 2023: fast adaptive weights that balance the tasks' log-loss decrease."""
+
     paper = "Liu et al., NeurIPS 2023"
     backward_passes = "1"
 

@@ -9,6 +9,8 @@ from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backwa
 
 @BALANCERS.register("fixed")
 class FixedWeights(Balancer):
+    """Weighted sum of the task losses with fixed weights (equal by default): linear scalarisation."""
+
     paper = "Weighted sum of task losses (linear scalarisation baseline)"
     backward_passes = "1"
 

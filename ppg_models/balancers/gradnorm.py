@@ -15,6 +15,8 @@ from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backwa
 
 @BALANCERS.register("gradnorm")
 class GradNorm(Balancer):
+    """Chen et al., ICML 2018: weights that equalise gradient norms, scaled by relative training rates."""
+
     paper = "Chen et al., ICML 2018"
     backward_passes = "T (last shared layer only) + 1"
 
@@ -23,10 +25,31 @@ class GradNorm(Balancer):
         self.alpha, self.lr = alpha, lr
         self.weights = dict.fromkeys(tasks, 1.0)
         self.initial: dict[str, float] = {}  # first loss seen per task: tasks may appear late
+        self._layer: dict[frozenset[str], int] = {}
+
+    def _last_common_layer(self, step: Step) -> torch.nn.Parameter:
+        """The last shared weight that every present task's loss reaches (under soft sharing, per-task
+        routers or columns are shared parameters that only some tasks reach)."""
+        key = frozenset(step.losses)
+        if key not in self._layer:
+            for i in range(len(step.shared) - 1, -1, -1):
+                p = step.shared[i]
+                if p.dim() < 2:
+                    continue
+                grads = [
+                    torch.autograd.grad(v, p, retain_graph=True, allow_unused=True)[0]
+                    for v in step.losses.values()
+                ]
+                if all(g is not None for g in grads):
+                    self._layer[key] = i
+                    break
+            else:
+                raise RuntimeError("no shared weight is reached by every task")
+        return step.shared[self._layer[key]]
 
     def backward(self, step: Step) -> dict[str, float]:
         present = list(step.losses)
-        last_shared = next(p for p in reversed(step.shared) if p.dim() >= 2)
+        last_shared = self._last_common_layer(step)
         norms = {}
         for t in present:
             (g,) = torch.autograd.grad(step.losses[t], last_shared, retain_graph=True)

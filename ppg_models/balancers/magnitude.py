@@ -12,6 +12,8 @@ from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backwa
 
 @BALANCERS.register("magnitude")
 class MagnitudeNormalised(Balancer):
+    """Each loss divided by its running mean, so tasks contribute on one scale (cf. Lin et al., 2022)."""
+
     paper = "Loss-magnitude normalisation (running mean of each task's loss)"
     backward_passes = "1"
 

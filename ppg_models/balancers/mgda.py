@@ -33,6 +33,8 @@ def min_norm_weights(grads: torch.Tensor, iterations: int = 50) -> torch.Tensor:
 
 @BALANCERS.register("mgda")
 class MGDAUB(Balancer):
+    """Sener & Koltun, NeurIPS 2018: min-norm combination of representation gradients (MGDA-UB)."""
+
     paper = "Sener & Koltun, NeurIPS 2018 (MGDA-UB)"
     backward_passes = "T (heads only) + 1"
 

@@ -34,6 +34,8 @@ def project_conflicts(grads: torch.Tensor, generator: torch.Generator) -> torch.
 
 @BALANCERS.register("pcgrad")
 class PCGrad(Balancer):
+    """Yu et al., NeurIPS 2020: project away conflicting components of the task gradients."""
+
     paper = "Yu et al., NeurIPS 2020"
     backward_passes = "T + 1"
 

@@ -22,6 +22,8 @@ from ppg_models.balancers.base import Balancer, Step, set_flat_grad, task_gradie
 
 
 class ProtectedTask(Balancer):
+    """Wraps any balancer: the protected task's gradient is kept unaltered and its loss under a ceiling."""
+
     name = "protected"
     paper = (
         "Protected task: one-way gradient projection (cf. Yu et al. 2020) and a loss ceiling by dual ascent"

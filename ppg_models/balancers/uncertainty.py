@@ -16,6 +16,8 @@ from ppg_models.tasks import get_task
 
 @BALANCERS.register("uncertainty")
 class UncertaintyWeighting(Balancer):
+    """Kendall, Gal & Cipolla, CVPR 2018: learned homoscedastic uncertainty per task weighs its loss."""
+
     paper = "Kendall et al., CVPR 2018"
     backward_passes = "1"
 

@@ -33,6 +33,7 @@ class SourceSpec:
     spo2_base: tuple[float, float]  # range of the subjects' usual saturation (%)
     desaturation_rate: float  # share of windows inside a desaturation event
     perfusion_range: tuple[float, float]  # IR AC/DC ratio
+    resting_hr: tuple[float, float] = (70.0, 10.0)  # mean and SD of the subjects' resting heart rate, bpm
     skin_tone_weights: tuple[float, ...] = (0.15, 0.25, 0.2, 0.15, 0.15, 0.1)
     pool_size: int = 240  # subjects the source ever contributes
     windows_per_session: tuple[int, int] = (6, 30)
@@ -70,6 +71,7 @@ SOURCES: dict[str, SourceSpec] = {
             spo2_base=(90.0, 99.0),
             desaturation_rate=0.08,
             perfusion_range=(0.003, 0.03),
+            resting_hr=(84.0, 17.0),  # ICU: fever, sepsis, pain and AF make tachycardia common
         ),
         SourceSpec(
             "wearable",
@@ -94,6 +96,7 @@ SOURCES: dict[str, SourceSpec] = {
             spo2_base=(93.0, 99.0),
             desaturation_rate=0.25,
             perfusion_range=(0.008, 0.05),
+            resting_hr=(62.0, 9.0),  # asleep
         ),
     )
 }

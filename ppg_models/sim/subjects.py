@@ -49,7 +49,7 @@ def make_pool(source: SourceSpec, seed: int) -> SubjectPool:
     return SubjectPool(
         ids=np.array([f"{source.name}-{i:04d}" for i in range(n)]),
         age=age,
-        resting_hr=np.clip(rng.normal(70, 10, n) + 8 * has_af, 45, 110),
+        resting_hr=np.clip(rng.normal(*source.resting_hr, n) + 8 * has_af, 42, 140),
         resting_rr=np.clip(rng.normal(15, 3.5, n), 7, 28),
         resting_sbp=resting_sbp,
         resting_dbp=np.maximum(resting_sbp - pulse_pressure, 45),

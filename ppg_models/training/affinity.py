@@ -56,15 +56,14 @@ class AffinityTracker:
                     continue
                 loss_i = _per_window(model, x, targets)[task_i][labeled].mean()
                 grads = torch.autograd.grad(loss_i, shared, allow_unused=True)
-                steps = [None if g is None else lr * g for g in grads]
+                saved = [p.detach().clone() for p in shared]
                 with torch.no_grad():
-                    for p, s in zip(shared, steps, strict=True):
-                        if s is not None:
-                            p.sub_(s)
+                    for p, g in zip(shared, grads, strict=True):
+                        if g is not None:
+                            p.sub_(lr * g)
                     after = _per_window(model, x, targets)
-                    for p, s in zip(shared, steps, strict=True):
-                        if s is not None:
-                            p.add_(s)
+                    for p, original in zip(shared, saved, strict=True):
+                        p.copy_(original)  # bit-exact restore
                 for j, task_j in enumerate(self.tasks):
                     both = labeled & ~torch.isnan(before[task_j])
                     if j == i or not bool(both.any()):

@@ -1,0 +1,82 @@
+"""`ppg train --config` and `ppg predict` from files, as a user runs them."""
+
+import json
+
+import pyarrow as pa
+import yaml
+from typer.testing import CliRunner
+
+from flows.cli import app
+from ppg_models.data.batch_io import read_batch, write_batch
+from ppg_models.evaluation.report import EvaluationReport
+
+runner = CliRunner()
+
+
+def _config(tmp_path, **extra):
+    runner.invoke(
+        app, ["simulate", str(tmp_path / "data"), "--batches", "3", "--windows", "120", "--seed", "2"]
+    )
+    cfg = {
+        "data": {"paths": [str(tmp_path / "data")]},
+        "model": {"backbone_params": {"widths": [8, 8, 16, 16], "stem_width": 8}},
+        "optim": {"epochs": 1, "batch_size": 32},
+        "balancer": {"name": "famo", "protected": "af"},
+        "bootstrap": 50,
+        "out_dir": str(tmp_path / "run"),
+        **extra,
+    }
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path):
+    result = runner.invoke(app, ["train", "--config", str(_config(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    run = tmp_path / "run"
+    for name in (
+        "model/model.json",
+        "model/weights.pt",
+        "config.yaml",
+        "report.json",
+        "history.json",
+        "checkpoints/last.pt",
+    ):
+        assert (run / name).is_file(), name
+    report = EvaluationReport.from_json(run / "report.json")
+    assert set(report.tasks) == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
+    assert summary["splits"]["test"] == len(report.predictions["window_id"])
+    assert len(summary["weights_sha256"]) == 64
+
+    batch = read_batch(tmp_path / "data" / "icu-s2-b0000.parquet").slice(0, 5)
+    no_red = batch.set_column(batch.schema.get_field_index("red"), "red", pa.nulls(5, pa.list_(pa.float32())))
+    write_batch(no_red, tmp_path / "no_red.parquet")
+    out = tmp_path / "est.csv"
+    pred = runner.invoke(
+        app, ["predict", str(tmp_path / "no_red.parquet"), "--model", str(run / "model"), "-o", str(out)]
+    )
+    assert pred.exit_code == 0, pred.output
+    assert "spo2 not estimated for 5 of 5 windows: 5 lack red and ir" in pred.output
+    rows = out.read_text().splitlines()
+    assert rows[0] == "window_id,hr,spo2,rr,sbp,dbp,af"
+    assert len(rows) == 6
+
+
+def test_train_with_a_bad_config_field_fails_naming_it(tmp_path):
+    path = _config(tmp_path, optim={"epochs": -1})
+    result = runner.invoke(app, ["train", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "optim.epochs" in result.output
+
+
+def test_predict_refuses_a_tampered_model(tmp_path):
+    runner.invoke(app, ["train", "--config", str(_config(tmp_path))])
+    weights = tmp_path / "run" / "model" / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    result = runner.invoke(
+        app, ["predict", str(tmp_path / "data"), "--model", str(tmp_path / "run" / "model")]
+    )
+    assert result.exit_code == 1
+    assert "does not match the manifest" in result.output

@@ -1,0 +1,78 @@
+"""Model bundles: exact round trip, hash verification, and no code execution on load."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from ppg_models.models.inputs import prepare_inputs
+from ppg_models.models.multitask import MultiTaskModel
+from ppg_models.models.spec import ModelSpec
+from ppg_models.training.checkpoint import (
+    MANIFEST,
+    WEIGHTS,
+    ModelIntegrityError,
+    load_bundle,
+    save_bundle,
+    sha256_file,
+)
+
+SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    torch.manual_seed(0)
+    model = MultiTaskModel(
+        ModelSpec(
+            groups=[["hr", "af"], ["spo2"]],
+            backbone_params=SMALL,
+            label_mean={"hr": 70},
+            label_std={"hr": 10},
+        )
+    )
+    digest = save_bundle(model, tmp_path / "model", {"run": "t"})
+    return model.eval(), tmp_path / "model", digest
+
+
+def test_round_trip_gives_identical_predictions(bundle, icu_batch):
+    model, path, digest = bundle
+    assert (
+        json.loads((path / MANIFEST).read_text())["weights_sha256"] == digest == sha256_file(path / WEIGHTS)
+    )
+    loaded = load_bundle(path)
+    inputs = prepare_inputs(icu_batch.slice(0, 8))
+    a, b = model.predict(inputs), loaded.predict(inputs)
+    for task in a:
+        np.testing.assert_array_equal(a[task], b[task])
+
+
+def test_tampered_weights_are_refused(bundle):
+    _, path, _ = bundle
+    data = bytearray((path / WEIGHTS).read_bytes())
+    data[-100] ^= 0xFF
+    (path / WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="does not match the manifest"):
+        load_bundle(path)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("arbitrary code ran",))
+
+
+def test_weights_holding_pickled_code_are_not_executed(bundle):
+    _, path, _ = bundle
+    torch.save({"evil": _Payload()}, path / WEIGHTS)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["weights_sha256"] = sha256_file(path / WEIGHTS)  # even with a matching hash
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(pickle.UnpicklingError):
+        load_bundle(path)
+
+
+def test_a_folder_that_is_not_a_bundle(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a model bundle"):
+        load_bundle(tmp_path)

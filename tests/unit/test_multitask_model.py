@@ -1,0 +1,123 @@
+"""Model construction from any task partition, the input pipeline, and channel-aware predictions."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from pydantic import ValidationError
+
+from ppg_models.models.inputs import MODEL_FS, WINDOW_SAMPLES, prepare_inputs
+from ppg_models.models.multitask import MultiTaskModel, count_parameters
+from ppg_models.models.spec import ModelSpec
+from ppg_models.sim.simulate import simulate_batch
+from ppg_models.tasks import TASK_NAMES
+from ppg_models.training.grouping import partitions
+from ppg_models.training.losses import task_losses
+
+SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
+
+
+def test_every_partition_of_the_catalogue_builds_and_runs():
+    x = torch.randn(2, 4, WINDOW_SAMPLES)
+    all_partitions = list(partitions(TASK_NAMES))
+    assert len(all_partitions) == 203  # Bell number B6
+    for groups in all_partitions:
+        model = MultiTaskModel(ModelSpec(groups=groups, backbone_params=SMALL))
+        out = model(x)
+        assert set(out) == set(TASK_NAMES)
+        assert all(v.shape == (2,) for v in out.values())
+        assert len(model.backbones) == len(groups)
+
+
+@pytest.mark.parametrize(
+    "groups", [[list(TASK_NAMES)], [[t] for t in TASK_NAMES], [["hr", "af"], ["spo2", "rr"], ["sbp", "dbp"]]]
+)
+def test_both_ends_and_a_middle_partition_train_one_step(groups):
+    model = MultiTaskModel(ModelSpec(groups=groups, backbone_params=SMALL))
+    x = torch.randn(4, 4, WINDOW_SAMPLES)
+    targets = {t: torch.randn(4) for t in TASK_NAMES} | {"af": torch.tensor([0.0, 1.0, 0.0, 1.0])}
+    loss = sum(task_losses(model(x), targets).values())
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [([["hr"], ["hr", "af"]], "more than one group"), ([["hr"], []], "empty"), ([["temp"]], "unknown tasks")],
+)
+def test_groups_must_partition_known_tasks(groups, message):
+    with pytest.raises(ValidationError, match=message):
+        ModelSpec(groups=groups)
+
+
+def test_hard_sharing_costs_far_fewer_parameters_than_separate_models():
+    shared = count_parameters(MultiTaskModel(ModelSpec(groups=[list(TASK_NAMES)])))
+    separate = count_parameters(MultiTaskModel(ModelSpec(groups=[[t] for t in TASK_NAMES])))
+    assert shared <= 0.6 * separate
+
+
+def test_inputs_are_resampled_to_the_model_rate_and_scale_free(icu_batch, wearable_batch):
+    for table in (icu_batch, wearable_batch):
+        inputs = prepare_inputs(table.slice(0, 8))
+        assert inputs.x.shape == (8, 4, WINDOW_SAMPLES)
+        assert inputs.x.dtype == np.float32
+    scaled = icu_batch.slice(0, 8)
+    for ch in ("red", "ir"):
+        values = [np.asarray(v) * 7.5 for v in scaled.column(ch).to_pylist()]
+        scaled = scaled.set_column(
+            scaled.schema.get_field_index(ch), ch, pa.array(values, pa.list_(pa.float32()))
+        )
+    np.testing.assert_allclose(prepare_inputs(scaled).x, prepare_inputs(icu_batch.slice(0, 8)).x, atol=2e-4)
+
+
+def test_the_same_recording_at_another_rate_gives_nearly_the_same_input(icu_batch):
+    from scipy.signal import resample_poly
+
+    one = icu_batch.slice(0, 4)
+    at_250 = one
+    for ch in ("red", "ir"):
+        values = [resample_poly(np.asarray(v, float), 2, 1) for v in one.column(ch).to_pylist()]
+        at_250 = at_250.set_column(
+            at_250.schema.get_field_index(ch), ch, pa.array(values, pa.list_(pa.float32()))
+        )
+    at_250 = at_250.set_column(at_250.schema.get_field_index("fs"), "fs", pa.array([250.0] * 4))
+    a, b = prepare_inputs(one).x, prepare_inputs(at_250).x
+    assert MODEL_FS == 125.0
+    inner = slice(20, -20)  # filter edges
+    assert np.corrcoef(a[:, 1, inner].ravel(), b[:, 1, inner].ravel())[0, 1] > 0.99
+
+
+def test_windows_without_red_get_no_spo2_and_scaling_changes_no_estimate(icu_batch):
+    model = MultiTaskModel(ModelSpec(groups=[list(TASK_NAMES)], backbone_params=SMALL)).eval()
+    table = icu_batch.slice(0, 6)
+    no_red = table.set_column(table.schema.get_field_index("red"), "red", pa.nulls(6, pa.list_(pa.float32())))
+    preds = model.predict(prepare_inputs(no_red))
+    assert np.isnan(preds["spo2"]).all()
+    assert np.isfinite(preds["hr"]).all()
+    assert np.isfinite(preds["af"]).all()
+    scaled = table
+    for ch in ("red", "ir"):
+        values = [np.asarray(v) * 0.25 for v in table.column(ch).to_pylist()]
+        scaled = scaled.set_column(
+            scaled.schema.get_field_index(ch), ch, pa.array(values, pa.list_(pa.float32()))
+        )
+    a, b = model.predict(prepare_inputs(table)), model.predict(prepare_inputs(scaled))
+    for task in TASK_NAMES:
+        np.testing.assert_allclose(a[task], b[task], rtol=1e-3, atol=1e-3)
+
+
+def test_predictions_are_in_label_units():
+    spec = ModelSpec(
+        groups=[["hr", "af"]], label_mean={"hr": 70.0}, label_std={"hr": 12.0}, backbone_params=SMALL
+    )
+    model = MultiTaskModel(spec)
+    assert float(model.to_units("hr", torch.tensor(1.0))) == pytest.approx(82.0)
+    assert 0 < float(model.to_units("af", torch.tensor(0.3))) < 1
+
+
+def test_simulated_batch_flows_through_the_whole_pipeline():
+    table = simulate_batch("wearable", seed=2, batch_index=0, n_windows=5)
+    model = MultiTaskModel(ModelSpec(groups=[["hr", "af"]], backbone_params=SMALL))
+    preds = model.predict(prepare_inputs(table))
+    assert set(preds) == {"hr", "af"}
+    assert preds["hr"].shape == (5,)

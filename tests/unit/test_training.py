@@ -1,0 +1,140 @@
+"""Training: subject-wise splits, typed config errors, checkpoints and resume, determinism, early stopping."""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+
+from ppg_models.sim.simulate import simulate_batch
+from ppg_models.training.config import ConfigError, TrainConfig
+from ppg_models.training.data import (
+    SplitError,
+    check_disjoint,
+    epoch_order,
+    split_by_subject,
+    windows_from_table,
+)
+from ppg_models.training.trainer import train
+
+SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
+
+
+@pytest.fixture(scope="module")
+def windows():
+    tables = [simulate_batch(s, 5, b, 120) for b, s in enumerate(["icu", "wearable", "sleep-lab"])]
+    return windows_from_table(pa.concat_tables(tables))
+
+
+def _config(tmp: Path, **over) -> TrainConfig:
+    raw = {
+        "data": {"paths": ["unused"]},
+        "model": {"backbone_params": SMALL},
+        "optim": {"epochs": 2, "batch_size": 32, "patience": 5},
+        "threads": 1,
+        "out_dir": str(tmp),
+    }
+    for key, value in over.items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
+    return TrainConfig.from_dict(raw)
+
+
+def test_split_by_subject_keeps_subjects_whole_and_is_stable(windows):
+    subjects = windows.meta["subject_id"].tolist()
+    parts = split_by_subject(subjects, seed=3)
+    assert sum(len(v) for v in parts.values()) == len(subjects)
+    by_part = {k: {subjects[i] for i in v} for k, v in parts.items()}
+    assert not (by_part["train"] & by_part["val"])
+    assert not (by_part["train"] & by_part["test"])
+    again = split_by_subject(subjects, seed=3)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+
+
+def test_a_split_that_shares_a_subject_is_refused():
+    with pytest.raises(SplitError, match=r"icu-0001 \(train and test\)"):
+        check_disjoint({"train": ["icu-0001", "icu-0002"], "val": ["icu-0003"], "test": ["icu-0001"]})
+
+
+def test_source_balanced_order_favours_rare_sources(windows):
+    meta = windows.meta.iloc[: 240 + 20].copy()  # 120 icu, 120 wearable, 20 sleep-lab
+    order = epoch_order(meta, np.random.default_rng(0), balance_sources=True)
+    share = (meta["source"].to_numpy()[order] == "sleep-lab").mean()
+    assert 0.25 < share < 0.42
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"optim": {"epochs": 0}}, "optim.epochs"),
+        ({"model": {"tasks": ["hr", "temp"]}}, "model.tasks"),
+        ({"model": {"groups": [["hr"]]}}, "must partition"),
+        ({"balancer": {"protected": "glucose"}}, "balancer.protected"),
+        ({"optim": {"learning_rate": 1}}, "optim.learning_rate"),
+    ],
+)
+def test_bad_config_names_the_field(tmp_path, override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        _config(tmp_path, **override)
+
+
+def test_bad_yaml_names_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML"):
+        TrainConfig.from_yaml(path)
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path, windows):
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    tr, va = windows.subset(parts["train"]), windows.subset(parts["val"])
+    a = train(_config(tmp_path / "a", optim={"epochs": 1}), tr, va, tmp_path / "a", resume=False)
+    b = train(_config(tmp_path / "b", optim={"epochs": 1}), tr, va, tmp_path / "b", resume=False)
+    for (name, pa_), pb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(pa_, pb), name
+
+
+class _CrashError(Exception):
+    pass
+
+
+def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, windows):
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    tr, va = windows.subset(parts["train"]), windows.subset(parts["val"])
+    cfg = _config(tmp_path, optim={"epochs": 3})
+
+    def crash_after_first_epoch(event):
+        if event["event"] == "epoch" and event["epoch"] == 0:
+            raise _CrashError
+
+    with pytest.raises(_CrashError):
+        train(cfg, tr, va, tmp_path / "run", on_progress=crash_after_first_epoch)
+    resumed = train(cfg, tr, va, tmp_path / "run", resume=True)
+    assert resumed.resumed_from == 1
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
+    straight = train(_config(tmp_path / "s", optim={"epochs": 3}), tr, va, tmp_path / "s", resume=False)
+    assert resumed.history[-1]["monitor"] == pytest.approx(straight.history[-1]["monitor"], rel=1e-6)
+    for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+
+
+def test_early_stopping_when_validation_stops_improving(tmp_path, windows):
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    cfg = _config(tmp_path, optim={"epochs": 8, "patience": 2, "lr": 1e-12, "warmup_epochs": 0})
+    result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
+    assert len(result.history) <= 4
+    assert result.best_epoch <= 1
+
+
+def test_history_logs_per_task_losses_and_balancer_weights(tmp_path, windows):
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    cfg = _config(
+        tmp_path, balancer={"name": "uncertainty", "protected": "af"}, optim={"epochs": 1}, affinity_every=3
+    )
+    result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
+    record = result.history[0]
+    assert set(record["weights"]) == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
+    assert set(record["train_loss"]) <= set(record["weights"])
+    assert result.affinity.shape == (6, 6)
+    assert np.isnan(result.affinity[5, 1]), "AF and SpO2 are never labeled together in the simulated sources"
+    assert np.isfinite(result.affinity[0, 1])
