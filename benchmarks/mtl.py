@@ -32,7 +32,6 @@ from results_io import write_results
 
 from ppg_models.baselines.run import BASELINE_TASKS, estimate_vitals
 from ppg_models.evaluation.report import EvaluationReport, evaluate
-from ppg_models.models.inputs import prepare_inputs
 from ppg_models.models.multitask import count_parameters
 from ppg_models.sim.simulate import batch_sources, simulate_batch
 from ppg_models.tasks import TASK_NAMES, get_task
@@ -250,15 +249,17 @@ def markdown(summary: dict[str, Any], title: str) -> str:
             m = r["tasks"].get(t, {}).get(get_task(t).primary_metric)
             cells.append(f"{m['value']:.3g} [{m['low']:.3g}, {m['high']:.3g}]" if m else "–")
         clean = " / ".join(f"{r['clean_mae'].get(t, float('nan')):.2f}" for t in TARGETS)
+        dm = r.get("delta_m_pct")
         lines.append(
             f"| {r['model']} | {r.get('parameters', '–')} | {r.get('inference_ms_per_window', '–')} | "
-            f"{r.get('train_windows_per_s', '–')} | {r.get('delta_m_pct') if r.get('delta_m_pct') is not None else '–'} | "
+            f"{r.get('train_windows_per_s', '–')} | {'–' if dm is None else dm} | "
             + " | ".join(cells)
             + f" | {clean} |"
         )
     lines += [
         "",
-        "Δm: mean relative change of each task's primary metric against its single-task model; negative is better.",
+        "Δm: mean relative change of each task's primary metric against its single-task model;"
+        " negative is better.",
     ]
     return "\n".join(lines)
 
@@ -315,7 +316,8 @@ def main() -> None:
     name = "mtl-quick" if args.quick else "mtl"
     splits = {k: len(v) for k, v in parts.items()}
     title = (
-        f"Multi-task benchmark ({'quick' if args.quick else 'full'}): seed {SEED}, windows train/val/test {splits}, "
+        f"Multi-task benchmark ({'quick' if args.quick else 'full'}): seed {SEED},"
+        f" windows train/val/test {splits}, "
         f"{mode['epochs']} epochs max, CPU (2 threads); 95% CIs from a bootstrap over test subjects."
     )
     md = markdown(summary, title)
