@@ -108,6 +108,13 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
+def _cell(name: str, iv: Interval) -> str:
+    if np.isnan(iv.value):
+        return f"{name} n/a"
+    ci = "" if np.isnan(iv.low) else f" [{iv.low:.3g}, {iv.high:.3g}]"
+    return f"{name} {iv.value:.3g}{ci}"
+
+
 def subject_weights(codes: np.ndarray, n_subjects: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples, windows): how often each window's subject was drawn in each bootstrap resample."""
     rng = np.random.default_rng(seed)

@@ -15,20 +15,31 @@ PPG = Path(sys.executable).with_name("ppg")
 def test_demo_runs_end_to_end_and_prints_the_table(tmp_path):
     env = {**os.environ, "PPG_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(PPG), "demo", "--windows", "120"], env=env, capture_output=True, text=True, timeout=300
+        [str(PPG), "demo", "--windows", "150", "--epochs", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     for row in ("| hr | mae (bpm) |", "| spo2 | mae (%) |", "| rr | mae (breaths/min) |", "| af | auroc |"):
         assert row in result.stdout
     assert len(list((tmp_path / "home" / "demo" / "batches").glob("*.parquet"))) == 3
+    assert "| af | " in result.stdout.split("3. train")[1], "the trained model's report includes AF"
+    assert (tmp_path / "home" / "runs" / "demo" / "model" / "model.json").is_file()
 
 
 @pytest.mark.slow
 def test_demo_json_is_machine_readable(tmp_path):
     env = {**os.environ, "PPG_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(PPG), "demo", "--windows", "60", "--json"], env=env, capture_output=True, text=True, timeout=300
+        [str(PPG), "demo", "--windows", "120", "--epochs", "1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert {s["task"] for s in payload["baselines"]} == {"hr", "spo2", "rr", "af"}
+    assert set(payload["test"]) == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
