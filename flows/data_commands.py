@@ -166,18 +166,13 @@ def import_wfdb(
 
 
 def batch_files(inputs: list[Path]) -> list[Path]:
-    """Parquet files named directly or found (sorted) in the named directories."""
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files += sorted(item.glob("*.parquet"))
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise fail(f"{item}: no such file or directory", 2)
-    if not files:
-        raise fail(f"no .parquet batch files in {[str(i) for i in inputs]}", 2)
-    return files
+    """Parquet files named directly or found (sorted) in the named directories; exit 2 if none."""
+    from ppg_models.training.data import batch_paths
+
+    try:
+        return batch_paths(inputs)
+    except FileNotFoundError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def baselines(

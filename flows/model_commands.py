@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows.output import fail, print_json, stderr, stdout
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def _progress_printer(quiet: bool):
-    def on_progress(event: dict) -> None:
-        if quiet or event["event"] != "epoch":
-            return
-        val = " ".join(f"{t}={v:.3f}" for t, v in event["val_loss"].items())
-        mark = "*" if event["improved"] else " "
-        stderr.print(f"epoch {event['epoch']:3d}{mark} val {val}", highlight=False)
+@contextmanager
+def _training_progress(quiet: bool) -> Iterator[Callable[[dict], None]]:
+    """A bar over each epoch's steps and one line per finished epoch, on stderr."""
+    bar = Progress(
+        TextColumn("epoch {task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=quiet or not stderr.is_terminal,
+    )
+    task = bar.add_task("train", total=None, epoch=0)
 
-    return on_progress
+    def on_progress(event: dict) -> None:
+        if event["event"] == "step":
+            bar.update(task, completed=event["step"], total=event["steps"], epoch=event["epoch"])
+        elif not quiet:
+            val = " ".join(f"{t}={v:.3f}" for t, v in event["val_loss"].items())
+            mark = "*" if event["improved"] else " "
+            bar.console.print(f"epoch {event['epoch']:3d}{mark} validation loss {val}", highlight=False)
+
+    with bar:
+        yield on_progress
 
 
 def train_cmd(
@@ -38,7 +56,8 @@ def train_cmd(
 
     try:
         cfg = TrainConfig.from_yaml(config)
-        run = run_training(cfg, on_progress=_progress_printer(json_out), resume=resume)
+        with _training_progress(quiet=json_out) as on_progress:
+            run = run_training(cfg, on_progress=on_progress, resume=resume)
     except (ConfigError, BatchFormatError, SplitError, FileNotFoundError, ValueError, KeyError) as exc:
         raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     summary = {
