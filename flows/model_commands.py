@@ -115,3 +115,32 @@ def predict_cmd(
         stdout.print(f"wrote {len(estimates)} windows to {out}")
     for task, why in reasons.items():
         stdout.print(f"{task} not estimated for {why}")
+
+
+def groupings_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder with affinity.json.")],
+    groups: Annotated[int, typer.Option("--groups", "-k", min=1, help="Number of task groups.")] = 2,
+    top: Annotated[int, typer.Option(min=1, help="How many proposals.")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Propose task groupings from the task affinity a run measured (TAG)."""
+    import json
+
+    import numpy as np
+
+    from ppg_models.training.grouping import propose_groupings
+
+    path = run_dir / "affinity.json"
+    if not path.is_file():
+        raise fail(f"{path}: no affinity measured in this run; train with affinity_every > 0")
+    raw = json.loads(path.read_text())
+    matrix = np.array([[np.nan if v is None else v for v in row] for row in raw["matrix"]], dtype=float)
+    try:
+        proposals = propose_groupings(matrix, raw["tasks"], groups, top)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    if json_out:
+        print_json([{"groups": p, "score": s} for p, s in proposals])
+        return
+    for p, s in proposals:
+        stdout.print(f"{s:+.4f}  " + " | ".join(", ".join(g) for g in p), highlight=False)

@@ -80,3 +80,15 @@ def test_predict_refuses_a_tampered_model(tmp_path):
     )
     assert result.exit_code == 1
     assert "does not match the manifest" in result.output
+
+
+def test_groupings_from_the_affinity_a_run_measured(tmp_path):
+    runner.invoke(app, ["train", "--config", str(_config(tmp_path, affinity_every=2))])
+    result = runner.invoke(app, ["groupings", str(tmp_path / "run"), "--groups", "3", "--top", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    proposals = json.loads(result.output)
+    assert len(proposals) == 2
+    assert all(len(p["groups"]) == 3 for p in proposals)
+    assert proposals[0]["score"] >= proposals[1]["score"]
+    too_many = runner.invoke(app, ["groupings", str(tmp_path / "run"), "--groups", "9"])
+    assert too_many.exit_code == 2
