@@ -50,8 +50,8 @@ MODES = {
     },
     "full": {
         "batches": 6,
-        "windows": 1500,
-        "epochs": 14,
+        "windows": 1200,
+        "epochs": 12,
         "balancers": [
             "fixed",
             "magnitude",
