@@ -50,6 +50,10 @@ class Balancer:
     def observe_validation(self, losses: dict[str, float]) -> None:
         """Called by the trainer with the validation loss of every task after every epoch."""
 
+    def accepts_checkpoint(self, losses: dict[str, float]) -> bool:
+        """Whether an epoch with these validation losses may become the kept model (after observe)."""
+        return True
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

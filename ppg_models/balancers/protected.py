@@ -8,7 +8,11 @@ AF detection is safety-critical, so its training signal is never traded away:
   shared parameters against the protected task;
 - its validation loss is kept under a ceiling by dual ascent: when the loss is above the ceiling its
   weight grows by ``penalty`` times the relative excess each epoch, and relaxes back towards 1 when under.
-  The ceiling is fixed (``ceiling``) or relative to the best validation loss seen (``slack``).
+  The ceiling is fixed (``ceiling``) or relative to the best validation loss seen (``slack``);
+- optionally (``constrain_selection``), as a constraint on model selection: an epoch whose protected
+  validation loss is above the ceiling is never kept as the best model, whatever the other tasks gained.
+  Off by default: on small validation sets the protected loss is noisy, and the constraint then pins
+  selection to early, undertrained epochs (measured: docs/modelling.md).
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ class ProtectedTask(Balancer):
         slack: float = 0.05,
         penalty: float = 2.0,
         max_weight: float = 10.0,
+        constrain_selection: bool = False,
     ) -> None:
         super().__init__(tasks)
         self.inner, self.protected = inner, protected
         self.ceiling, self.slack, self.penalty, self.max_weight = ceiling, slack, penalty, max_weight
+        self.constrain_selection = constrain_selection
         self.weight = 1.0
         self.best: float | None = None
         self.name = f"{inner.name}+protected"
@@ -69,6 +75,14 @@ class ProtectedTask(Balancer):
             excess = (value - ceiling) / ceiling
             self.weight = min(self.max_weight, max(1.0, self.weight + self.penalty * excess))
         self.best = value if self.best is None else min(self.best, value)
+
+    def accepts_checkpoint(self, losses: dict[str, float]) -> bool:
+        """Model selection under the ceiling: an epoch that lets the protected loss exceed it is not kept."""
+        value = losses.get(self.protected)
+        ceiling = self.current_ceiling()
+        if not self.constrain_selection or value is None or ceiling is None:
+            return True
+        return value <= ceiling + 1e-12
 
     def backward(self, step: Step) -> dict[str, float]:
         loss_p = step.losses.get(self.protected)

@@ -116,12 +116,46 @@ class AttentionLogit(Head):
         return self.mlp(torch.cat([pooled, features.std(dim=2)], dim=1))
 
 
+class RhythmLogit(Head):
+    """AF: shared features plus a private encoder of the pulse at full rate.
+
+    Atrial fibrillation shows in the irregularity of beat-to-beat intervals, a timing detail that the
+    shared features (0.256 s steps, shaped by the regression tasks too) blur. A small convolutional
+    encoder of the z-scored pulse channel keeps 32 ms resolution; attention pooling over both views.
+    """
+
+    def __init__(self, in_channels: int, tasks: Sequence[str], dim: int = 32) -> None:
+        super().__init__(in_channels, tasks)
+        self.pulse = nn.Sequential(
+            nn.Conv1d(1, 16, 7, stride=2, padding=3),
+            nn.GELU(),
+            nn.Conv1d(16, dim, 7, stride=2, padding=3),
+            nn.GELU(),
+            nn.Conv1d(dim, dim, 5, padding=4, dilation=2),
+            nn.GELU(),
+        )
+        self.score_shared = nn.Conv1d(in_channels, 1, 1)
+        self.score_pulse = nn.Conv1d(dim, 1, 1)
+        self.mlp = mlp(2 * in_channels + 2 * dim, len(self.tasks))
+
+    @staticmethod
+    def _pool(h: torch.Tensor, score: nn.Conv1d) -> torch.Tensor:
+        weights = score(h).softmax(dim=2)
+        return torch.cat([(h * weights).sum(dim=2), h.std(dim=2)], dim=1)
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        pulse = self.pulse(x[:, PULSE : PULSE + 1])  # (batch, dim, ~313) at 31.25 Hz
+        return self.mlp(
+            torch.cat([self._pool(features, self.score_shared), self._pool(pulse, self.score_pulse)], dim=1)
+        )
+
+
 HEADS_BY_NAME: dict[str, type[Head]] = {
     "hr": PooledRegression,
     "spo2": ChannelAttentionSpO2,
     "rr": LowFrequencyRR,
     "bp": PooledRegression,
-    "af": AttentionLogit,
+    "af": RhythmLogit,
 }
 HEADS_BY_KIND: dict[str, type[Head]] = {"regression": PooledRegression, "binary": AttentionLogit}
 

@@ -147,6 +147,7 @@ class Trainer:
         self.affinity = AffinityTracker(self.tasks) if config.affinity_every else None
         self.history: list[dict[str, Any]] = []
         self.epoch, self.best, self.best_epoch, self.stale = 0, math.inf, -1, 0
+        self.reference: dict[str, float] = {}  # first validation loss of each task
         self.global_step, self.windows_seen, self.train_seconds = 0, 0, 0.0
 
     # -- checkpoints ---------------------------------------------------------------------------------
@@ -166,6 +167,7 @@ class Trainer:
                 "global_step": self.global_step,
                 "windows_seen": self.windows_seen,
                 "train_seconds": self.train_seconds,
+                "reference": self.reference,
             },
             "history": self.history,
             "affinity": None
@@ -197,11 +199,19 @@ class Trainer:
             p["windows_seen"],
             p["train_seconds"],
         )
+        self.reference = dict(p["reference"])
         self.history = state["history"]
         if self.affinity is not None and state["affinity"] is not None:
             self.affinity.sums = np.array(state["affinity"]["sums"])
             self.affinity.counts = np.array(state["affinity"]["counts"], dtype=int)
         return self.epoch
+
+    def monitor(self, val: dict[str, float]) -> float:
+        """Mean over tasks of the validation loss relative to the task's first one, so every task
+        counts the same whatever its loss scale."""
+        for task, value in val.items():
+            self.reference.setdefault(task, max(value, 1e-8))
+        return float(np.mean([v / self.reference[t] for t, v in val.items()])) if val else math.inf
 
     # -- one epoch -----------------------------------------------------------------------------------
     def train_epoch(self, on_progress: Progress | None) -> dict[str, Any]:
@@ -253,8 +263,8 @@ class Trainer:
             record = self.train_epoch(on_progress)
             val = validation_losses(self.model, self.val_set, self.device)
             self.balancer.observe_validation(val)
-            monitor = float(np.mean(list(val.values()))) if val else math.inf
-            improved = monitor < self.best - 1e-6
+            monitor = self.monitor(val)
+            improved = monitor < self.best - 1e-6 and self.balancer.accepts_checkpoint(val)
             if improved:
                 self.best, self.best_epoch, self.stale = monitor, self.epoch, 0
                 atomic_save(

@@ -125,3 +125,18 @@ def test_protected_ceiling_raises_the_weight_when_exceeded_and_relaxes_after():
     assert bal.weight == pytest.approx(2.0)
     bal.observe_validation({"af": 0.4, "hr": 1.0})
     assert bal.weight < 2.0
+
+
+def test_protected_task_can_constrain_model_selection():
+    free = create_balancer("fixed", TASK_NAMES, protected="af")
+    strict = create_balancer(
+        "fixed", TASK_NAMES, protected="af", protected_constrain_selection=True, protected_slack=0.1
+    )
+    for bal in (free, strict):
+        bal.observe_validation({"af": 0.5})
+    assert strict.accepts_checkpoint({"af": 0.5})
+    bal_losses = {"af": 0.6}
+    for bal in (free, strict):
+        bal.observe_validation(bal_losses)
+    assert free.accepts_checkpoint(bal_losses)
+    assert not strict.accepts_checkpoint(bal_losses)  # 0.6 > 0.5 * 1.1
