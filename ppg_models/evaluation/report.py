@@ -101,9 +101,10 @@ class EvaluationReport:
     def markdown(self) -> str:
         lines = ["| task | n windows (subjects) | metrics, 95% CI over subjects |", "|---|---|---|"]
         for t, r in self.tasks.items():
-            cells = ", ".join(
-                f"{m} {iv.value:.3g} [{iv.low:.3g}, {iv.high:.3g}]" for m, iv in r.metrics.items()
-            )
+            if r.n_windows == 0:
+                lines.append(f"| {t} | 0 | no labeled test windows |")
+                continue
+            cells = ", ".join(_cell(m, iv) for m, iv in r.metrics.items())
             lines.append(f"| {t} | {r.n_windows} ({r.n_subjects}) | {cells} |")
         return "\n".join(lines)
 

@@ -108,3 +108,15 @@ def test_subject_clustered_errors_widen_the_interval():
         )
         width[name] = r.high - r.low
     assert width["clustered"] > 2 * width["independent"]
+
+
+def test_markdown_says_n_a_where_a_metric_cannot_be_computed():
+    meta = _meta(2, 5)
+    labels = {"af": np.zeros(10), "hr": np.full(10, np.nan)}  # one AF class only; no HR labels
+    report = evaluate(
+        {"af": np.linspace(0, 1, 10), "hr": np.full(10, 70.0)}, labels, meta, model="m", resamples=20
+    )
+    text = report.markdown()
+    assert "auroc n/a" in text
+    assert "| hr | 0 | no labeled test windows |" in text
+    assert "nan" not in text
