@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows.output import fail, print_json, stderr, stdout
+from flows.output import fail, print_json, progress_bar, stdout
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -18,15 +17,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 @contextmanager
 def _training_progress(quiet: bool) -> Iterator[Callable[[dict], None]]:
     """A bar over each epoch's steps and one line per finished epoch, on stderr."""
-    bar = Progress(
-        TextColumn("epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-        disable=quiet or not stderr.is_terminal,
-    )
+    bar = progress_bar("epoch {task.fields[epoch]}", quiet)
     task = bar.add_task("train", total=None, epoch=0)
 
     def on_progress(event: dict) -> None:

@@ -26,11 +26,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-@contextmanager
-def progress(description: str, total: int, quiet: bool = False) -> Iterator[Any]:
-    """A progress bar on stderr (hidden when quiet or not a terminal); yields ``advance()``."""
-    bar = Progress(
-        TextColumn("{task.description}"),
+def progress_bar(label: str, quiet: bool) -> Progress:
+    """A transient bar on stderr, hidden when quiet or not on a terminal; ``label`` may use task fields."""
+    return Progress(
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -38,6 +37,12 @@ def progress(description: str, total: int, quiet: bool = False) -> Iterator[Any]
         transient=True,
         disable=quiet or not stderr.is_terminal,
     )
+
+
+@contextmanager
+def progress(description: str, total: int, quiet: bool = False) -> Iterator[Any]:
+    """A progress bar over ``total`` items; yields ``advance()``."""
+    bar = progress_bar("{task.description}", quiet)
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)

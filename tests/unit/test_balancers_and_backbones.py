@@ -32,6 +32,12 @@ def _targets(n: int, missing: str | None) -> dict[str, torch.Tensor]:
     return out
 
 
+def _step(model: MultiTaskModel, losses: dict) -> Step:
+    return Step(
+        losses, model.shared_parameters(), {t: model.task_parameters(t) for t in losses}, model.last_features
+    )
+
+
 def _reference_grads(backbone: str, x: torch.Tensor, targets: dict) -> set[str]:
     """Shared parameters that a plain sum of the present tasks' losses reaches."""
     model = _model(backbone)
@@ -52,14 +58,7 @@ def test_one_step_of_every_balancer_on_every_backbone(balancer, backbone, protec
     losses = task_losses(model(x), targets)
     assert all(math.isfinite(float(v.detach())) for v in losses.values())
     assert (missing in losses) is False if missing else set(losses) == set(TASK_NAMES)
-    weights = bal.backward(
-        Step(
-            losses,
-            model.shared_parameters(),
-            {t: model.task_parameters(t) for t in losses},
-            model.last_features,
-        )
-    )
+    weights = bal.backward(_step(model, losses))
     assert list(weights) == list(TASK_NAMES)
     assert all(math.isfinite(w) and w >= 0 for w in weights.values())
     if missing:
@@ -72,14 +71,7 @@ def test_one_step_of_every_balancer_on_every_backbone(balancer, backbone, protec
     # the next step with every task present still works: no stale or NaN state for the missing task
     opt.zero_grad()
     losses = task_losses(model(x), _targets(6, None))
-    weights = bal.backward(
-        Step(
-            losses,
-            model.shared_parameters(),
-            {t: model.task_parameters(t) for t in losses},
-            model.last_features,
-        )
-    )
+    weights = bal.backward(_step(model, losses))
     assert all(math.isfinite(w) for w in weights.values())
 
 
@@ -111,7 +103,7 @@ def test_protected_task_gradient_is_never_altered():
     losses = task_losses(model(x), targets)
     g_af = torch.cat([g.reshape(-1) for g in torch.autograd.grad(losses["af"], shared, retain_graph=True)])
     bal = create_balancer("pcgrad", TASK_NAMES, protected="af")
-    bal.backward(Step(losses, shared, {t: model.task_parameters(t) for t in losses}, model.last_features))
+    bal.backward(_step(model, losses))
     update = torch.cat([p.grad.reshape(-1) for p in shared])
     rest = update - g_af  # what the other tasks contributed
     assert float(rest @ g_af) >= -1e-6 * float(g_af @ g_af), "others never push against the protected task"
