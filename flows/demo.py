@@ -27,6 +27,7 @@ def demo(
     from ppg_models.home import home_path
     from ppg_models.sim.catalog import SOURCES
     from ppg_models.sim.simulate import write_simulated
+    from ppg_models.tasks import TASK_NAMES
     from ppg_models.training.config import TrainConfig
     from ppg_models.training.run import run_training
 
@@ -38,7 +39,7 @@ def demo(
     paths = write_simulated(out, len(SOURCES), windows, seed)
     tables = [read_batch(p) for p in paths]
     for p, t in zip(paths, tables, strict=True):
-        labeled = [c for c in ("hr", "spo2", "rr", "sbp", "dbp", "af") if t.column(c).null_count < t.num_rows]
+        labeled = [c for c in TASK_NAMES if t.column(c).null_count < t.num_rows]
         say(f"   {p.name}: {t.num_rows} windows, labels {', '.join(labeled)}")
     say("[bold]2. DSP baselines[/bold] per task and motion level (MAE, or AUROC for AF; n = windows)")
     scores, _ = score_baselines(tables)

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from ppg_models.models.inputs import prepare_inputs
 from ppg_models.models.multitask import MultiTaskModel
-from ppg_models.tasks import CHANNELS, get_task
+from ppg_models.tasks import get_task
 
 
 @dataclass
@@ -30,10 +30,6 @@ def predict_table(model: MultiTaskModel, table: pa.Table) -> Prediction:
         if missing:
             spec = get_task(task)
             need = " and ".join(spec.needs_all) if spec.needs_all else "any of " + "/".join(spec.needs_any)
-            lacking = (
-                int((~inputs.present[:, [CHANNELS.index(c) for c in spec.needs_all]].all(axis=1)).sum())
-                if spec.needs_all
-                else missing
-            )
+            lacking = int((~spec.estimable(inputs.present)).sum())
             reasons[task] = f"{missing} of {len(values)} windows: {lacking} lack {need}"
     return Prediction(estimates, reasons)

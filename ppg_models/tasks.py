@@ -10,10 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 TaskKind = Literal["regression", "binary"]
 
 #: Every PPG channel the batch format knows, in the order models stack them.
 CHANNELS: tuple[str, ...] = ("red", "ir", "green")
+#: Channel used when a single pulse signal is needed (timing tasks, baselines), best first.
+PULSE_PREFERENCE: tuple[str, ...] = ("ir", "green", "red")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,13 @@ class TaskSpec:
         if not set(self.needs_all) <= have:
             return False
         return not self.needs_any or bool(have & set(self.needs_any))
+
+    def estimable(self, present: np.ndarray) -> np.ndarray:
+        """Per window, whether its channels suffice: ``present`` is (windows, len(CHANNELS)) bool."""
+        ok = present[:, [CHANNELS.index(c) for c in self.needs_all]].all(axis=1)
+        if self.needs_any:
+            ok &= present[:, [CHANNELS.index(c) for c in self.needs_any]].any(axis=1)
+        return ok
 
 
 _ANY_PPG = CHANNELS

@@ -9,11 +9,10 @@ import pyarrow as pa
 from ppg_models.baselines import estimators
 from ppg_models.baselines.beats import detect_beats
 from ppg_models.data.arrays import to_matrix
-from ppg_models.tasks import CHANNELS, get_task
+from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
 
 #: Tasks with a DSP baseline. Blood pressure has none: it needs a learned model.
 BASELINE_TASKS = ("hr", "spo2", "rr", "af")
-PULSE_CHANNELS = ("ir", "green", "red")  # preference order for single-channel estimators
 
 
 def _groups(table: pa.Table) -> dict[tuple[str, float, int], np.ndarray]:
@@ -22,7 +21,7 @@ def _groups(table: pa.Table) -> dict[tuple[str, float, int], np.ndarray]:
     lengths = {ch: arr.value_lengths().fill_null(-1).to_numpy() for ch, arr in present.items()}
     fs = table.column("fs").to_numpy()
     choice = np.full(table.num_rows, "", dtype=object)
-    for ch in reversed(PULSE_CHANNELS):
+    for ch in reversed(PULSE_PREFERENCE):
         choice = np.where(lengths[ch] >= 0, ch, choice)
     keys: dict[tuple[str, float, int], list[int]] = {}
     for i, ch in enumerate(choice):
@@ -35,7 +34,6 @@ def estimate_vitals(table: pa.Table) -> pd.DataFrame:
     """DSP estimates per window (NaN where the window lacks the channels a task needs)."""
     n = table.num_rows
     out = {task: np.full(n, np.nan) for task in BASELINE_TASKS}
-    spo2_spec = get_task("spo2")
     for (channel, fs, _), rows in _groups(table).items():
         take = pa.array(rows)
         x = to_matrix(table.column(channel).take(take))
@@ -45,7 +43,7 @@ def estimate_vitals(table: pa.Table) -> pd.DataFrame:
         out["af"][rows] = estimators.af_probability(beats)
         red_col, ir_col = table.column("red").take(take), table.column("ir").take(take)
         has_both = np.asarray(red_col.is_valid()) & np.asarray(ir_col.is_valid())
-        if spo2_spec.can_estimate({"red", "ir"}) and has_both.any():
+        if has_both.any():  # SpO2 needs red and IR
             both = pa.array(np.flatnonzero(has_both))
             red, ir = to_matrix(red_col.take(both)), to_matrix(ir_col.take(both))
             if red.shape == ir.shape:

@@ -18,13 +18,12 @@ from scipy import signal
 
 from ppg_models import dsp
 from ppg_models.data.arrays import group_by_length, to_matrix
-from ppg_models.tasks import CHANNELS
+from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
 
 MODEL_FS = 125.0
 WINDOW_SAMPLES = 1250  # 10 s
 INPUT_CHANNELS = (*CHANNELS, "pulse")  # (batch, 4, 1250): red, ir, green relative %, pulse z-score
 REL_CLIP = 50.0
-PULSE_PREFERENCE = ("ir", "green", "red")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from ppg_models.models.backbones import create_backbone
 from ppg_models.models.heads import head_class
 from ppg_models.models.inputs import ModelInputs
 from ppg_models.models.spec import ModelSpec
-from ppg_models.tasks import CHANNELS, get_task
+from ppg_models.tasks import get_task
 
 
 class MultiTaskModel(nn.Module):
@@ -82,13 +82,7 @@ class MultiTaskModel(nn.Module):
         result = {}
         for task in self.tasks:
             values = np.concatenate(outs[task]) if outs[task] else np.empty(0, np.float32)
-            spec = get_task(task)
-            ok = np.array(
-                [
-                    spec.can_estimate([c for c, p in zip(CHANNELS, row, strict=True) if p])
-                    for row in inputs.present
-                ]
-            )
+            ok = get_task(task).estimable(inputs.present)
             result[task] = np.where(ok, values, np.nan) if len(values) else values
         return result
 

@@ -56,3 +56,16 @@ def test_a_task_with_an_empty_range_or_unknown_channel_is_refused():
         TaskSpec(
             "x", "regression", "u", (0, 5), "smooth_l1", "mae", False, needs_any=("ir",), metrics=("rmse",)
         )
+
+
+def test_vectorised_estimable_agrees_with_can_estimate_for_every_channel_subset():
+    import itertools
+
+    import numpy as np
+
+    from ppg_models.tasks import CHANNELS
+
+    rows = np.array(list(itertools.product([False, True], repeat=len(CHANNELS))))
+    for task in TASKS:
+        expected = [task.can_estimate([c for c, p in zip(CHANNELS, row, strict=True) if p]) for row in rows]
+        assert task.estimable(rows).tolist() == expected
