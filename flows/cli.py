@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from flows import data_commands, demo, model_commands
+from flows.ingest import command as ingest_command
 
 app = typer.Typer(
     name="ppg",
@@ -13,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(help="Import recordings from other formats into batch files.", no_args_is_help=True)
+lake_app = typer.Typer(
+    help="What the data lake holds: dataset versions and quarantined files.", no_args_is_help=True
+)
 
 app.command("tasks")(data_commands.tasks)
 app.command("simulate")(data_commands.simulate)
@@ -20,10 +24,14 @@ app.command("baselines")(data_commands.baselines)
 app.command("train")(model_commands.train_cmd)
 app.command("predict")(model_commands.predict_cmd)
 app.command("groupings")(model_commands.groupings_cmd)
+app.command("ingest")(ingest_command.ingest_cmd)
 app.command("demo")(demo.demo)
 import_app.command("csv")(data_commands.import_csv)
 import_app.command("wfdb")(data_commands.import_wfdb)
 app.add_typer(import_app, name="import")
+lake_app.command("versions")(ingest_command.versions_cmd)
+lake_app.command("quarantine")(ingest_command.quarantine_cmd)
+app.add_typer(lake_app, name="lake")
 
 if __name__ == "__main__":
     app()

@@ -1,18 +1,51 @@
 """`ppg demo`: the platform's main job end to end on the embedded defaults.
 
-Simulate labeled batches from every source into PPG_HOME, score the DSP baselines, train a multi-task
-model (hard sharing, PCGrad with AF protected) and print its test report next to the baselines.
-Later stages (ingest, register, gate) join the same command.
+Simulate labeled batches from every source, plus one corrupt batch, into the lake's incoming folder;
+run the ingest flow (Prefect, Great Expectations), which accepts the good batches and quarantines the
+corrupt one; score the DSP baselines on the accepted dataset version; train a multi-task model (hard
+sharing, PCGrad with AF protected) on that version and print its test report next to the baselines.
+Running it again changes nothing in the lake: the same files are recognised by their hash.
 """
 
 from __future__ import annotations
 
-import shutil
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from flows.output import fail, print_json, stdout
+
+
+def _simulate_incoming(windows: int, seed: int) -> list[str]:
+    from ppg_models.data.batch_io import write_batch
+    from ppg_models.lake.store import Lake
+    from ppg_models.sim.catalog import SOURCES
+    from ppg_models.sim.defects import corrupt_batch
+    from ppg_models.sim.simulate import simulate_batch, write_simulated
+
+    incoming = Lake().incoming
+    paths = write_simulated(incoming, len(SOURCES), windows, seed)
+    corrupt = corrupt_batch(simulate_batch("icu", seed, len(SOURCES), windows), seed)
+    paths.append(write_batch(corrupt, incoming / f"icu-s{seed}-b{len(SOURCES):04d}-site-fault.parquet"))
+    return [p.name for p in paths]
+
+
+def _ingest(say) -> dict[str, Any]:
+    from flows.prefect_env import configure_prefect
+
+    configure_prefect()  # before Prefect is imported
+    from flows.ingest.flow import ingest_batches
+
+    summary = ingest_batches()
+    for f in summary["files"]:
+        say(f"   {f['outcome']:20} {f['file']}: {f['accepted_windows']}/{f['windows']} windows")
+        if f["outcome"] == "quarantined":
+            for reason in f["reasons"][:4]:
+                say(f"      {reason[:160]}")
+            say(f"      kept unchanged with reason.json in {f['location']}")
+    say(f"   dataset version {summary['dataset_version']}: {summary['lake_windows']} windows")
+    say(f"   validation results as Data Docs: {summary['data_docs']}")
+    return summary
 
 
 def demo(
@@ -23,35 +56,33 @@ def demo(
 ) -> None:
     """Run the main job end to end on simulated data and print the per-task results."""
     from ppg_models.baselines.report import markdown_table, score_baselines
-    from ppg_models.data.batch_io import read_batch
     from ppg_models.home import home_path
-    from ppg_models.sim.catalog import SOURCES
-    from ppg_models.sim.simulate import write_simulated
-    from ppg_models.tasks import TASK_NAMES
+    from ppg_models.lake.dataset import DatasetError, version_table
+    from ppg_models.lake.store import Lake
     from ppg_models.training.config import TrainConfig
     from ppg_models.training.run import run_training
 
-    out = home_path("demo", "batches")
-    shutil.rmtree(out)
-    out.mkdir()
-    say = (lambda *_: None) if json_out else stdout.print
-    say(f"[bold]1. simulate[/bold] {len(SOURCES)} batches x {windows} windows into {out}")
-    paths = write_simulated(out, len(SOURCES), windows, seed)
-    tables = [read_batch(p) for p in paths]
-    for p, t in zip(paths, tables, strict=True):
-        labeled = [c for c in TASK_NAMES if t.column(c).null_count < t.num_rows]
-        say(f"   {p.name}: {t.num_rows} windows, labels {', '.join(labeled)}")
-    say("[bold]2. DSP baselines[/bold] per task and motion level (MAE, or AUROC for AF; n = windows)")
-    scores, _ = score_baselines(tables)
+    say = (lambda *_: None) if json_out else (lambda text: stdout.print(text, highlight=False))
+    say("[bold]1. simulate[/bold] one batch per source and one corrupt batch into the lake's incoming folder")
+    names = _simulate_incoming(windows, seed)
+    say("   " + ", ".join(names))
+    say("[bold]2. ingest[/bold] (Prefect flow, Great Expectations): accept, drop bad windows, or quarantine")
+    summary = _ingest(say)
+    try:
+        dataset, table = version_table(Lake(), summary["dataset_version"] or "latest")
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    say("[bold]3. DSP baselines[/bold] per task and motion level (MAE, or AUROC for AF; n = windows)")
+    scores, _ = score_baselines([table])
     if not json_out:
         stdout.print(markdown_table(scores), highlight=False)
     say(
-        f"[bold]3. train[/bold] a multi-task model ({epochs} epochs, PCGrad, AF protected),"
-        " tested on held-out subjects"
+        f"[bold]4. train[/bold] a multi-task model on {dataset.version} ({epochs} epochs, PCGrad,"
+        " AF protected), tested on held-out subjects"
     )
     config = TrainConfig.from_dict(
         {
-            "data": {"paths": [str(out)]},
+            "data": {"dataset": dataset.version},
             "balancer": {"name": "pcgrad", "protected": "af"},
             "optim": {"epochs": epochs, "batch_size": 32},
             "seed": seed,
@@ -65,7 +96,8 @@ def demo(
     if json_out:
         print_json(
             {
-                "batches": [str(p) for p in paths],
+                "ingest": summary,
+                "dataset_version": dataset.version,
                 "baselines": [s.to_dict() for s in scores],
                 "run_dir": str(run.out_dir),
                 "test": {
@@ -76,4 +108,5 @@ def demo(
         return
     stdout.print(run.report.markdown(), highlight=False)
     stdout.print(f"model, report and history in {run.out_dir}")
-    stdout.print(f"next: ppg predict {out} --model {run.out_dir / 'model'}")
+    first = Lake().batch_dir(dataset.batches[0]["batch_id"], "accepted") / "batch.parquet"
+    stdout.print(f"next: ppg predict {first} --model {run.out_dir / 'model'}")

@@ -41,6 +41,7 @@ def train_cmd(
 ) -> None:
     """Train a multi-task model; write the model bundle, the config and the evaluation report."""
     from ppg_models.data.schema import BatchFormatError
+    from ppg_models.lake.dataset import DatasetError
     from ppg_models.training.config import ConfigError, TrainConfig
     from ppg_models.training.data import SplitError
     from ppg_models.training.run import run_training
@@ -49,12 +50,21 @@ def train_cmd(
         cfg = TrainConfig.from_yaml(config)
         with _training_progress(quiet=json_out) as on_progress:
             run = run_training(cfg, on_progress=on_progress, resume=resume)
-    except (ConfigError, BatchFormatError, SplitError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (
+        ConfigError,
+        BatchFormatError,
+        DatasetError,
+        SplitError,
+        FileNotFoundError,
+        ValueError,
+        KeyError,
+    ) as exc:
         raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     summary = {
         "run_dir": str(run.out_dir),
         "model": str(run.out_dir / "model"),
         "weights_sha256": run.weights_sha256,
+        "dataset_version": run.dataset_version,
         "splits": run.splits,
         "best_epoch": run.training.best_epoch,
         "train_windows_per_s": round(run.training.windows_per_second, 1),
@@ -63,7 +73,8 @@ def train_cmd(
     if json_out:
         print_json(summary)
         return
-    stdout.print(f"run {run.out_dir}  (windows train/val/test {run.splits})")
+    origin = f"dataset {run.dataset_version}, " if run.dataset_version else ""
+    stdout.print(f"run {run.out_dir}  ({origin}windows train/val/test {run.splits})")
     stdout.print(run.report.markdown(), highlight=False)
 
 

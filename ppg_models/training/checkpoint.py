@@ -7,7 +7,6 @@ verifies.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -16,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ppg_models.files import sha256_file
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 
@@ -41,14 +41,6 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 def load_state(path: Path, map_location: str | torch.device = "cpu") -> Any:
     return torch.load(path, map_location=map_location, weights_only=True)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_bundle(model: MultiTaskModel, directory: Path, extra: dict[str, Any] | None = None) -> str:

@@ -20,11 +20,22 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    paths: list[str] = Field(min_length=1, description="Batch files or directories; split by subject.")
+    dataset: str | None = Field(
+        None, description="A lake dataset version (ds-..., or 'latest'), instead of paths; split by subject."
+    )
+    paths: list[str] = Field(default_factory=list, description="Batch files or directories.")
     val_paths: list[str] = Field(default_factory=list, description="Explicit validation batches (optional).")
     test_paths: list[str] = Field(default_factory=list, description="Explicit test batches (optional).")
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     balance_sources: bool = Field(True, description="Draw windows so that every source is seen equally.")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> DataConfig:
+        if bool(self.dataset) == bool(self.paths):
+            raise ValueError("give data.dataset (a lake version) or data.paths (batch files): one of them")
+        if self.dataset and (self.val_paths or self.test_paths):
+            raise ValueError("data.val_paths/test_paths go with data.paths; a dataset is split by subject")
+        return self
 
 
 class ModelConfig(_Strict):

@@ -16,10 +16,18 @@ import yaml
 
 from ppg_models.evaluation.report import EvaluationReport, evaluate
 from ppg_models.home import home_path
+from ppg_models.lake.dataset import load_version, version_table
+from ppg_models.lake.store import Lake
 from ppg_models.models.inputs import ModelInputs
 from ppg_models.training.checkpoint import save_bundle
 from ppg_models.training.config import TrainConfig
-from ppg_models.training.data import WindowSet, check_disjoint, load_windows, split_by_subject
+from ppg_models.training.data import (
+    WindowSet,
+    check_disjoint,
+    load_windows,
+    split_by_subject,
+    windows_from_table,
+)
 from ppg_models.training.trainer import Progress, TrainResult, train
 
 
@@ -30,12 +38,28 @@ class RunResult:
     training: TrainResult
     weights_sha256: str
     splits: dict[str, int]
+    dataset_version: str | None = None  # the lake version trained on (None: files named directly)
+
+
+def pin_dataset(config: TrainConfig) -> TrainConfig:
+    """``config`` with data.dataset resolved to a concrete version ("latest" becomes ds-...)."""
+    if config.data.dataset is None:
+        return config
+    made = load_version(Lake(), config.data.dataset)
+    return config.model_copy(update={"data": config.data.model_copy(update={"dataset": made.version})})
+
+
+def _main_windows(config: TrainConfig) -> WindowSet:
+    if config.data.dataset is not None:
+        _, table = version_table(Lake(), config.data.dataset)
+        return windows_from_table(table)
+    return load_windows(config.data.paths)
 
 
 def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
     """train/val/test WindowSets: explicit files when given (checked for shared subjects), else by subject."""
     data = config.data
-    main = load_windows(data.paths)
+    main = _main_windows(config)
     if data.val_paths and data.test_paths:
         parts = {"train": main, "val": load_windows(data.val_paths), "test": load_windows(data.test_paths)}
     elif data.val_paths or data.test_paths:
@@ -70,6 +94,7 @@ def run_training(
     resume: bool = True,
     splits: dict[str, WindowSet] | None = None,
 ) -> RunResult:
+    config = pin_dataset(config)
     parts = splits or prepare_splits(config)
     out = Path(config.out_dir) if config.out_dir else default_run_dir(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,4 +109,5 @@ def run_training(
         (out / "affinity.json").write_text(
             json.dumps({"tasks": result.model.tasks, "matrix": matrix}, indent=1)
         )
-    return RunResult(out, report, result, digest, {k: len(v) for k, v in parts.items()})
+    sizes = {k: len(v) for k, v in parts.items()}
+    return RunResult(out, report, result, digest, sizes, config.data.dataset)

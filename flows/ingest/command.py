@@ -1,0 +1,115 @@
+"""`ppg ingest` and `ppg lake ...`: run the ingest flow and look at what the lake holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.output import fail, print_json, stdout
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def ingest_cmd(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Directory of incoming batch files (default: PPG_HOME/lake/incoming)."),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Ingest policy YAML (default: built-in policy).")
+    ] = None,
+    fail_on_quarantine: Annotated[
+        bool, typer.Option(help="Exit with status 3 when any file was quarantined.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate incoming batches; accept each into the lake or quarantine it with a reason."""
+    from flows.prefect_env import configure_prefect
+
+    configure_prefect()
+    from flows.ingest.flow import ingest_batches
+    from ppg_models.lake.policy import IngestPolicy, PolicyError
+
+    if policy is not None:
+        try:
+            IngestPolicy.from_yaml(policy)
+        except PolicyError as exc:
+            raise fail(str(exc), 2) from None
+    if directory is not None and not directory.is_dir():
+        raise fail(f"{directory}: no such directory", 2)
+    summary = ingest_batches(
+        directory=str(directory) if directory else None, policy_path=str(policy) if policy else None
+    )
+    if json_out:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    counts = summary["counts"]
+    if counts.get("error"):
+        raise typer.Exit(1)
+    if fail_on_quarantine and counts.get("quarantined"):
+        raise typer.Exit(3)
+
+
+def _print_summary(summary: dict) -> None:
+    style = {"accepted": "green", "accepted_with_drops": "yellow", "quarantined": "red", "error": "red"}
+    for f in summary["files"]:
+        colour = style.get(f["outcome"], "white")
+        stdout.print(
+            f"[{colour}]{f['outcome']:20}[/{colour}] {f['file']!r}"
+            f"  {f['accepted_windows']}/{f['windows']} windows",
+            highlight=False,
+        )
+        for reason in f["reasons"][:5]:
+            stdout.print(f"    {reason}", highlight=False)
+        if f["outcome"] == "quarantined":
+            stdout.print(f"    kept with reason.json in {f['location']}", highlight=False)
+    for path in summary["left_in_place"]:
+        stdout.print(f"[dim]left in place[/dim]        {path} (upload in progress, link or directory)")
+    c = summary["counts"]
+    stdout.print(
+        f"dataset version [bold]{summary['dataset_version']}[/bold]: {summary['lake_windows']} windows"
+        f" ({c['accepted_windows']} accepted and {c['dropped_windows']} dropped in this run)",
+        highlight=False,
+    )
+    if summary["data_docs"]:
+        stdout.print(f"Data Docs: {summary['data_docs']}", highlight=False)
+
+
+def versions_cmd(json_out: JsonOpt = False) -> None:
+    """List the dataset versions the lake has recorded."""
+    from ppg_models.lake.dataset import versions
+    from ppg_models.lake.store import Lake
+
+    found = versions(Lake())
+    if json_out:
+        print_json([v.to_dict() for v in found])
+        return
+    if not found:
+        stdout.print("no dataset versions yet: run `ppg ingest`")
+    for v in found:
+        sources = sorted({b["source"] for b in v.batches})
+        stdout.print(
+            f"{v.version}  {v.created_at}  {len(v.batches)} batches  {v.windows} windows"
+            f"  {', '.join(sources)}"
+        )
+
+
+def quarantine_cmd(json_out: JsonOpt = False) -> None:
+    """List quarantined files with their reasons."""
+    from ppg_models.lake.store import QUARANTINED, Lake
+
+    lake = Lake()
+    records = lake.records(QUARANTINED)
+    if json_out:
+        print_json(records)
+        return
+    if not records:
+        stdout.print("nothing in quarantine")
+    for r in records:
+        where = lake.batch_dir(r["batch_id"], QUARANTINED)
+        stdout.print(f"[red]{r['batch_id']}[/red] {r['original_name']!r} ({r['decided_at']}) in {where}")
+        for reason in r["reasons"]:
+            stdout.print(f"    {reason}", highlight=False)

@@ -1,0 +1,136 @@
+"""Run the expectation suite with Great Expectations and turn its results into lake findings.
+
+One file-backed GX context lives in ``lake/gx``: suites, every batch's validation result (run name =
+batch id) and the Data Docs site. GX's own progress bars are switched off; concurrent runs take a lock
+around the context so its JSON stores and the docs index are never written by two at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+
+from flows.ingest.expectations import build_suite
+from ppg_models.lake.findings import Finding
+from ppg_models.lake.locks import commit_lock
+from ppg_models.lake.policy import IngestPolicy
+
+RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False}
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+def _allowed(kwargs: dict[str, Any]) -> str:
+    if "value_set" in kwargs:
+        return f"one of {list(kwargs['value_set'])}"
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']} > {kwargs['column_B']} when both are labeled"
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if "min_value" in kwargs or "max_value" in kwargs:
+        if lo is not None and lo == hi:
+            return f"exactly {lo:g}"
+        if lo is None:
+            return f"at most {hi:g}"
+        if hi is None:
+            return f"at least {lo:g}"
+        return f"between {lo:g} and {hi:g}"
+    if kwargs.get("mostly", 1.0) < 1.0:
+        return f"labeled in at least {kwargs['mostly']:.0%} of windows"
+    return "no exceptions"
+
+
+def _observed(result: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    count, total = result.get("unexpected_count", 0), result.get("element_count", 0)
+    if kwargs.get("mostly", 1.0) < 1.0:
+        return f"labeled in {1 - count / max(total, 1):.0%} of {total} windows"
+    examples = ", ".join(_short(v) for v in (result.get("partial_unexpected_list") or [])[:3])
+    return f"{count} of {total} values fail (e.g. {examples})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_short(v) for v in value) + ")"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def to_finding(res: ExpectationValidationResult, frame: pd.DataFrame) -> Finding:
+    config = res.expectation_config
+    meta, kwargs = config.meta or {}, dict(config.kwargs)
+    column = kwargs.get("column") or "/".join(str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs)
+    if res.exception_info and res.exception_info.get("raised_exception"):
+        message = res.exception_info.get("exception_message")
+        return Finding("validation_error", column, f"{config.type} raised: {message}", "no errors")
+    result = res.result or {}
+    scope = meta.get("scope", "window")
+    ids: tuple[str, ...] = ()
+    if scope == "window":
+        rows = result.get("unexpected_index_list") or []
+        ids = tuple(dict.fromkeys(frame["window_id"].iloc[list(rows)].astype(str)))  # repeats listed once
+    return Finding(
+        check=meta.get("check", config.type),
+        column=column,
+        observed=_observed(result, kwargs),
+        allowed=_allowed(kwargs),
+        scope=scope,
+        window_ids=ids,
+        engine="great_expectations",
+    )
+
+
+class GxValidator:
+    """A ``Validator`` for ``ppg_models.lake.intake.process_file`` backed by a file GX context."""
+
+    def __init__(self, root: Path, policy: IngestPolicy) -> None:
+        self.root, self.policy = root, policy
+        self.context = gx.get_context(mode="file", project_root_dir=str(root))
+        self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+        self.context.variables.save()
+        source = self.context.data_sources.add_or_update_pandas("ppg-lake")
+        asset = source.add_dataframe_asset("window-frames")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("each-batch")
+        # add_or_update_pandas replaced the source, so the asset and definition are fresh each time
+        self._suites: dict[str, gx.ExpectationSuite] = {}
+
+    def _lock(self):
+        return commit_lock(self.root / "gx.lock")
+
+    def _suite(self, claimed: list[str], columns: list[str]) -> gx.ExpectationSuite:
+        key = hashlib.sha256(repr((claimed, columns, self.policy.model_dump_json())).encode()).hexdigest()[
+            :12
+        ]
+        if key not in self._suites:
+            suite = build_suite(f"ppg-batch-{key}", claimed, columns, self.policy)
+            self._suites[key] = self.context.suites.add_or_update(suite)
+        return self._suites[key]
+
+    def __call__(
+        self, frame: pd.DataFrame, claimed: list[str], batch_id: str
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        frame = frame.reset_index(drop=True)
+        with self._lock():
+            suite = self._suite(list(claimed), list(frame.columns))
+            definition = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=suite.name, data=self.batch_definition, suite=suite)
+            )
+            result = definition.run(
+                batch_parameters={"dataframe": frame},
+                result_format=RESULT_FORMAT,
+                run_id=gx.RunIdentifier(run_name=batch_id),
+            )
+        findings = [to_finding(r, frame) for r in result.results if not r.success]
+        return findings, result.describe_dict()
+
+    def build_docs(self) -> Path | None:
+        """Render every stored validation result as Data Docs HTML; returns the index page."""
+        with self._lock():
+            urls = self.context.build_data_docs()
+        for url in urls.values():
+            return Path(url.removeprefix("file://"))
+        return None

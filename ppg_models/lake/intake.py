@@ -1,0 +1,177 @@
+"""Take one incoming file all the way: claim, inspect, validate, decide, and commit it to the lake.
+
+The expectation engine is passed in (``Validator``), so this module stays free of Great Expectations;
+the ingest flow supplies one backed by it. Checks against the lake itself (window ids already accepted,
+drift against the source's accepted windows) run here in plain code; the duplicate check and the
+commit share one lock, so two runs can never accept the same window twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ppg_models.data.schema import SCHEMA_VERSION
+from ppg_models.files import atomic_write_json, sha256_file
+from ppg_models.lake.dataset import refresh
+from ppg_models.lake.drift import drift_columns, drift_findings
+from ppg_models.lake.findings import Decision, Finding, decide
+from ppg_models.lake.inspect import Inspection, inspect_file
+from ppg_models.lake.policy import IngestPolicy
+from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, batch_id_of, is_safe_name
+
+#: (window frame, tasks the source claims, batch id) -> (findings, engine's raw result for the record)
+Validator = Callable[[pd.DataFrame, list[str], str], tuple[list[Finding], dict[str, Any]]]
+
+
+@dataclass
+class BatchOutcome:
+    file: str
+    outcome: str  # accepted | accepted_with_drops | quarantined | already_processed | skipped
+    batch_id: str | None = None
+    sha256: str | None = None
+    source: str | None = None
+    windows: int = 0
+    accepted_windows: int = 0
+    dropped_windows: int = 0
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    location: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def policy_hash(policy: IngestPolicy) -> str:
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def duplicate_findings(frame: pd.DataFrame, lake: Lake) -> list[Finding]:
+    """Windows whose id is already in an accepted batch (call under the commit lock)."""
+    known = lake.accepted_windows(columns=[])
+    clash = known[known["window_id"].isin(frame["window_id"])]
+    if clash.empty:
+        return []
+    batches = sorted(clash["batch_id"].unique())
+    return [
+        Finding(
+            check="window_id_in_lake",
+            column="window_id",
+            observed=f"already accepted in batch {', '.join(batches)}",
+            allowed="window ids unique across the lake",
+            scope="window",
+            window_ids=tuple(sorted(set(clash["window_id"]))),
+        )
+    ]
+
+
+def _record(found: Inspection, decision: Decision, policy: IngestPolicy, run_id: str) -> dict[str, Any]:
+    dropped = len(decision.dropped)
+    return {
+        "batch_id": batch_id_of(found.sha256),
+        "sha256": found.sha256,
+        "original_name": found.path.name,
+        "size_bytes": found.size,
+        "source": found.source,
+        "received_at": datetime.fromtimestamp(found.path.stat().st_mtime, UTC).isoformat(timespec="seconds"),
+        "decided_at": _now(),
+        "outcome": decision.outcome,
+        "rows": {
+            "total": found.windows,
+            "accepted": found.windows - dropped if decision.accepted else 0,
+            "dropped": dropped,
+        },
+        "dropped": decision.dropped,
+        "reasons": list(decision.reasons),
+        "warnings": list(decision.warnings),
+        "policy_sha256": policy_hash(policy),
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+    }
+
+
+def _writers(found: Inspection, decision: Decision, record: dict[str, Any], engine_result: dict[str, Any]):
+    validation = {"findings": [f.to_dict() for f in found.findings], "great_expectations": engine_result}
+    writers = {"validation.json": lambda p: atomic_write_json(p, validation)}
+    if decision.accepted and found.frame is not None:
+        frame = found.frame
+        writers["windows.parquet"] = lambda p: frame.to_parquet(p, index=False)
+    if not decision.accepted:
+        reason = {
+            "file": found.path.name,
+            "batch_id": record["batch_id"],
+            "quarantined_at": record["decided_at"],
+            "reasons": list(decision.reasons),
+            "kept_as": _stored_name(found.path, decision),
+            "next_step": "the original bytes are kept here unchanged; fix the data and send a new file",
+        }
+        writers["reason.json"] = lambda p: atomic_write_json(p, reason)
+    return writers
+
+
+def _stored_name(path: Path, decision: Decision) -> str:
+    if decision.accepted:
+        return "batch.parquet"
+    return path.name if is_safe_name(path.name) else "original.bin"
+
+
+def process_file(
+    path: Path, lake: Lake, policy: IngestPolicy, validate: Validator, run_id: str = ""
+) -> BatchOutcome:
+    """Decide one file and move it into the lake; bad input is quarantined, never raised."""
+    sha = sha256_file(path)
+    with lake.claim(sha) as owned:
+        if not owned:
+            return BatchOutcome(
+                path.name, "skipped", batch_id_of(sha), sha, reasons=["another run holds this file"]
+            )
+        done = lake.where(sha)
+        if done is not None:
+            place, directory = done
+            stored = next(p for p in directory.iterdir() if p.name not in _RECORD_FILES)
+            lake.forget_incoming(path, stored)
+            return BatchOutcome(
+                path.name, "already_processed", batch_id_of(sha), sha, location=str(directory)
+            )
+        found = inspect_file(path, policy, sha)
+        engine_result: dict[str, Any] = {}
+        if found.frame is not None and found.source is not None:
+            findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
+            found.findings += findings
+            reference = lake.accepted_windows(found.source, columns=drift_columns(found.frame))
+            found.findings += drift_findings(found.frame, reference, policy)
+        with lake.commit_lock():
+            if found.frame is not None:
+                found.findings += duplicate_findings(found.frame, lake)
+            decision = decide(found.findings, found.windows, policy)
+            record = _record(found, decision, policy, run_id)
+            place = ACCEPTED if decision.accepted else QUARANTINED
+            writers = _writers(found, decision, record, engine_result)
+            directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
+            refresh(lake)
+    return BatchOutcome(
+        file=path.name,
+        outcome=decision.outcome,
+        batch_id=record["batch_id"],
+        sha256=sha,
+        source=found.source,
+        windows=found.windows,
+        accepted_windows=record["rows"]["accepted"],
+        dropped_windows=record["rows"]["dropped"],
+        reasons=list(decision.reasons),
+        warnings=list(decision.warnings),
+        location=str(directory),
+    )
+
+
+_RECORD_FILES = frozenset({"record.json", "validation.json", "windows.parquet", "reason.json"})

@@ -1,0 +1,110 @@
+"""The ingest policy: what a batch must satisfy and what happens when it does not (YAML, validated).
+
+Label ranges come from the task catalogue, not from here; the policy holds the limits that are a
+site's choice: supported sampling rates, signal-quality limits, how many bad windows may be dropped,
+which tasks each source claims to label, drift limits and the largest file accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ppg_models.data.quality import FEATURES
+from ppg_models.tasks import TASK_NAMES
+
+
+class PolicyError(ValueError):
+    """An ingest policy that cannot be used; names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limit(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limit:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class DriftPolicy(_Strict):
+    psi_limit: float = Field(0.25, gt=0, description="Population stability index above which it drifted.")
+    ks_p_value: float = Field(1e-6, gt=0, lt=1, description="Two-sample KS p-value below which it drifted.")
+    min_reference_windows: int = Field(500, ge=10, description="Accepted windows of the source needed first.")
+    action: Literal["warn", "quarantine"] = "warn"
+
+
+def _default_sources() -> dict[str, list[str]]:
+    from ppg_models.sim.catalog import SOURCES
+
+    return {name: list(spec.labels) for name, spec in SOURCES.items()}
+
+
+DEFAULT_QUALITY = {
+    "missing_frac": Limit(max=0.2),
+    "flat_frac": Limit(max=0.6),
+    "clipped_frac": Limit(max=0.6),
+    "perfusion_index": Limit(min=0.02, max=50.0),
+    "cardiac_power_ratio": Limit(min=0.03),
+}
+
+
+class IngestPolicy(_Strict):
+    sampling_rates: list[float] = Field([100.0, 125.0, 250.0], min_length=1)
+    window_seconds: float = Field(10.0, gt=0)
+    max_file_bytes: int = Field(4 * 2**30, gt=0)
+    quality: dict[str, Limit] = Field(default_factory=lambda: dict(DEFAULT_QUALITY))
+    on_bad_windows: Literal["drop", "quarantine"] = "drop"
+    max_drop_fraction: float = Field(0.05, ge=0, le=1, description="Largest share of windows dropped.")
+    min_labeled_fraction: float = Field(0.9, ge=0, le=1, description="Per claimed task, share labeled.")
+    sources: dict[str, list[str]] = Field(default_factory=_default_sources)
+    drift: DriftPolicy = DriftPolicy()
+
+    @field_validator("quality")
+    @classmethod
+    def _known_features(cls, quality: dict[str, Limit]) -> dict[str, Limit]:
+        unknown = sorted(set(quality) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown quality features {unknown}; known: {list(FEATURES)}")
+        return quality
+
+    @field_validator("sources")
+    @classmethod
+    def _known_tasks(cls, sources: dict[str, list[str]]) -> dict[str, list[str]]:
+        for source, tasks in sources.items():
+            unknown = sorted(set(tasks) - set(TASK_NAMES))
+            if unknown:
+                raise ValueError(f"source {source!r} claims unknown tasks {unknown}; known: {TASK_NAMES}")
+        return sources
+
+    def window_samples(self, fs: float) -> int:
+        return round(fs * self.window_seconds)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> IngestPolicy:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise PolicyError(f"{path}: cannot read the ingest policy ({exc})") from None
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "<policy>") -> IngestPolicy:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            fields = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise PolicyError(f"{source}: invalid ingest policy: {fields}") from None
