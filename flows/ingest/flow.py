@@ -78,10 +78,12 @@ def ingest_batches(directory: str | None = None, policy_path: str | None = None)
         "lake_windows": version.windows if version else 0,
         "data_docs": str(docs) if docs else None,
     }
-    create_table_artifact(summary_rows(outcomes), key="ingest-summary", description="Outcome per file")
-    create_markdown_artifact(
-        markdown_report(summary, outcomes), key="ingest-report", description="Ingest run"
+    table = create_table_artifact(
+        summary_rows(outcomes), key="ingest-summary", description="Outcome per file"
     )
+    report = markdown_report(summary, outcomes)
+    markdown = create_markdown_artifact(report, key="ingest-report", description="Ingest run")
+    summary["artifacts"] = {"ingest-summary": str(table), "ingest-report": str(markdown)}
     return summary
 
 

@@ -84,18 +84,37 @@ def to_finding(res: ExpectationValidationResult, frame: pd.DataFrame) -> Finding
     )
 
 
+_NO_BARS = {"globally": False, "metric_calculations": False}
+
+
+def _batch_definition(context):
+    """The lake's pandas source, asset and whole-frame batch definition, created on first use only."""
+    try:
+        source = context.data_sources.get("ppg-lake")
+    except (KeyError, ValueError, gx.exceptions.DataContextError):
+        source = context.data_sources.add_pandas("ppg-lake")
+    try:
+        asset = source.get_asset("window-frames")
+    except LookupError:
+        asset = source.add_dataframe_asset("window-frames")
+    try:
+        return asset.get_batch_definition("each-batch")
+    except (KeyError, ValueError, LookupError):
+        return asset.add_batch_definition_whole_dataframe("each-batch")
+
+
 class GxValidator:
     """A ``Validator`` for ``ppg_models.lake.intake.process_file`` backed by a file GX context."""
 
     def __init__(self, root: Path, policy: IngestPolicy) -> None:
         self.root, self.policy = root, policy
-        self.context = gx.get_context(mode="file", project_root_dir=str(root))
-        self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-        self.context.variables.save()
-        source = self.context.data_sources.add_or_update_pandas("ppg-lake")
-        asset = source.add_dataframe_asset("window-frames")
-        self.batch_definition = asset.add_batch_definition_whole_dataframe("each-batch")
-        # add_or_update_pandas replaced the source, so the asset and definition are fresh each time
+        root.mkdir(parents=True, exist_ok=True)
+        with self._lock():  # another run may be creating the same context right now
+            self.context = gx.get_context(mode="file", project_root_dir=str(root))
+            if self.context.variables.progress_bars != _NO_BARS:
+                self.context.variables.progress_bars = _NO_BARS
+                self.context.variables.save()
+            self.batch_definition = _batch_definition(self.context)
         self._suites: dict[str, gx.ExpectationSuite] = {}
 
     def _lock(self):

@@ -129,7 +129,10 @@ def process_file(
     path: Path, lake: Lake, policy: IngestPolicy, validate: Validator, run_id: str = ""
 ) -> BatchOutcome:
     """Decide one file and move it into the lake; bad input is quarantined, never raised."""
-    sha = sha256_file(path)
+    try:
+        sha = sha256_file(path)
+    except FileNotFoundError:  # another run filed it between our listing and now
+        return BatchOutcome(path.name, "skipped", reasons=["the file left the directory before it was read"])
     with lake.claim(sha) as owned:
         if not owned:
             return BatchOutcome(
@@ -142,6 +145,10 @@ def process_file(
             lake.forget_incoming(path, stored)
             return BatchOutcome(
                 path.name, "already_processed", batch_id_of(sha), sha, location=str(directory)
+            )
+        if not path.exists():
+            return BatchOutcome(
+                path.name, "skipped", batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
         found = inspect_file(path, policy, sha)
         engine_result: dict[str, Any] = {}
