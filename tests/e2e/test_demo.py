@@ -24,8 +24,13 @@ def test_demo_runs_end_to_end_and_prints_the_table(tmp_path):
     assert result.returncode == 0, result.stderr
     for row in ("| hr | mae (bpm) |", "| spo2 | mae (%) |", "| rr | mae (breaths/min) |", "| af | auroc |"):
         assert row in result.stdout
-    assert len(list((tmp_path / "home" / "demo" / "batches").glob("*.parquet"))) == 3
-    assert "| af | " in result.stdout.split("3. train")[1], "the trained model's report includes AF"
+    lake = tmp_path / "home" / "lake"
+    assert len(list((lake / "accepted").glob("*/batch.parquet"))) == 3
+    assert [p.name for p in (lake / "quarantine").glob("*/*site-fault.parquet")], "the corrupt batch is kept"
+    assert "quarantined" in result.stdout
+    assert "site-fault" in result.stdout.split("quarantined")[1].splitlines()[0]
+    assert list((lake / "incoming").iterdir()) == []
+    assert "| af | " in result.stdout.split("4. train")[1], "the trained model's report includes AF"
     assert (tmp_path / "home" / "runs" / "demo" / "model" / "model.json").is_file()
 
 
@@ -43,3 +48,5 @@ def test_demo_json_is_machine_readable(tmp_path):
     payload = json.loads(result.stdout)
     assert {s["task"] for s in payload["baselines"]} == {"hr", "spo2", "rr", "af"}
     assert set(payload["test"]) == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
+    assert payload["ingest"]["counts"]["quarantined"] == 1
+    assert payload["dataset_version"].startswith("ds-")

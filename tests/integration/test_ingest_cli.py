@@ -1,0 +1,50 @@
+"""`ppg ingest` and `ppg lake` as a user runs them: a separate process on the ephemeral Prefect server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lake_helpers import small_batch
+
+from ppg_models.data.batch_io import write_batch
+
+PPG = Path(sys.executable).with_name("ppg")
+
+
+def _ppg(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PPG_HOME": str(home)}
+    return subprocess.run([str(PPG), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_bad_arguments_fail_fast_with_a_reason(tmp_path):
+    missing = _ppg("ingest", str(tmp_path / "nowhere"), home=tmp_path / "home")
+    assert missing.returncode == 2
+    assert "no such directory" in missing.stderr
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("on_bad_windows: sometimes\n")
+    bad = _ppg("ingest", "--policy", str(policy), home=tmp_path / "home")
+    assert bad.returncode == 2
+    assert "on_bad_windows" in bad.stderr
+
+
+@pytest.mark.slow
+def test_ingest_json_then_lake_listing(tmp_path):
+    home = tmp_path / "home"
+    drop = tmp_path / "drop"
+    write_batch(small_batch("icu", 0), drop / "icu.parquet")
+    (drop / "broken.parquet").write_bytes(b"PAR1 not really")
+    result = _ppg("ingest", str(drop), "--json", "--fail-on-quarantine", home=home)
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["counts"]["quarantined"] == 1
+    assert summary["counts"]["accepted"] + summary["counts"].get("accepted_with_drops", 0) == 1
+    versions = json.loads(_ppg("lake", "versions", "--json", home=home).stdout)
+    assert [v["version"] for v in versions] == [summary["dataset_version"]]
+    quarantined = _ppg("lake", "quarantine", home=home).stdout
+    assert "broken.parquet" in quarantined
+    assert "not a readable Parquet file" in quarantined
