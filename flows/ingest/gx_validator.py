@@ -116,9 +116,19 @@ class GxValidator:
                 self.context.variables.save()
             self.batch_definition = _batch_definition(self.context)
         self._suites: dict[str, gx.ExpectationSuite] = {}
+        self._definitions: dict[str, gx.ValidationDefinition] = {}
 
     def _lock(self):
         return commit_lock(self.root / "gx.lock")
+
+    def _definition(self, claimed: list[str], columns: list[str]) -> gx.ValidationDefinition:
+        """The stored validation definition for this suite, saved once per process."""
+        suite = self._suite(claimed, columns)
+        if suite.name not in self._definitions:
+            self._definitions[suite.name] = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=suite.name, data=self.batch_definition, suite=suite)
+            )
+        return self._definitions[suite.name]
 
     def _suite(self, claimed: list[str], columns: list[str]) -> gx.ExpectationSuite:
         key = hashlib.sha256(repr((claimed, columns, self.policy.model_dump_json())).encode()).hexdigest()[
@@ -134,10 +144,7 @@ class GxValidator:
     ) -> tuple[list[Finding], dict[str, Any]]:
         frame = frame.reset_index(drop=True)
         with self._lock():
-            suite = self._suite(list(claimed), list(frame.columns))
-            definition = self.context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=suite.name, data=self.batch_definition, suite=suite)
-            )
+            definition = self._definition(list(claimed), list(frame.columns))
             result = definition.run(
                 batch_parameters={"dataframe": frame},
                 result_format=RESULT_FORMAT,

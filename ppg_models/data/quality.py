@@ -37,58 +37,80 @@ CHUNK_ROWS = 256
 FEATURES = ("missing_frac", "flat_frac", "clipped_frac", "perfusion_index", "skewness", "cardiac_power_ratio")
 
 
-def in_long_runs(mask: np.ndarray, k: int) -> np.ndarray:
-    """(rows, m) bool: True where ``mask`` is True inside a run of at least ``k`` consecutive Trues."""
+def long_run_cover(mask: np.ndarray, k: int, extra: int = 0) -> np.ndarray:
+    """Per row, how many elements lie in runs of at least ``k`` consecutive Trues of ``mask``.
+
+    Each such run counts its length plus ``extra`` (a run of equal steps covers one more sample).
+    """
     n, m = mask.shape
     padded = np.zeros((n, m + 2), np.int8)  # a False on each side keeps runs inside their row
     padded[:, 1:-1] = mask
     edges = np.diff(padded.ravel())
-    starts = np.flatnonzero(edges == 1) + 1  # first True (flat index into padded)
-    ends = np.flatnonzero(edges == -1) + 1  # one past the last True
-    long = (ends - starts) >= k
-    delta = np.zeros(padded.size, np.int32)
-    delta[starts[long]] += 1
-    delta[ends[long]] -= 1
-    return np.cumsum(delta).reshape(n, m + 2)[:, 1:-1] > 0
+    changes = np.flatnonzero(edges)
+    starts = changes[edges[changes] == 1]
+    lengths = changes[edges[changes] == -1] - starts
+    long = lengths >= k
+    return np.bincount(starts[long] // (m + 2), weights=lengths[long] + extra, minlength=n)
 
 
 def _flat_fraction(x: np.ndarray, run: int) -> np.ndarray:
     """Share of samples covered by runs of >= ``run`` identical consecutive samples."""
-    steps = in_long_runs(x[:, 1:] == x[:, :-1], max(1, run - 1))  # (n, L-1): x[i] == x[i+1]
-    covered = np.zeros(x.shape, bool)
-    covered[:, :-1] |= steps
-    covered[:, 1:] |= steps
-    return covered.mean(axis=1)
+    out = np.zeros(x.shape[0])
+    gap = min(max(1, run - 1), x.shape[1] - 1)
+    first, mid = x[:, :-gap], x[:, gap // 2 : x.shape[1] - gap + gap // 2]
+    rows = np.flatnonzero(((x[:, gap:] == first) & (mid == first)).any(axis=1))  # needs 3 equal: few rows
+    if rows.size:
+        sub = x[rows]
+        steps = sub[:, 1:] == sub[:, :-1]  # x[i] == x[i+1]; r equal steps in a row cover r + 1 samples
+        out[rows] = long_run_cover(steps, max(1, run - 1), extra=1) / x.shape[1]
+    return out
 
 
 def _clipped_fraction(x: np.ndarray) -> np.ndarray:
     """Share of samples held at the window's maximum or minimum for CLIP_MIN_SAMPLES in a row."""
     hi, lo = np.nanmax(x, axis=1, keepdims=True), np.nanmin(x, axis=1, keepdims=True)
-    at_hi = x >= hi - 1e-6 * np.maximum(1.0, np.abs(hi))
-    at_lo = x <= lo + 1e-6 * np.maximum(1.0, np.abs(lo))
-    return in_long_runs(at_hi | at_lo, CLIP_MIN_SAMPLES).mean(axis=1)  # hi and lo only touch if flat
+    at_rail = (x >= hi - 1e-6 * np.maximum(1.0, np.abs(hi))) | (x <= lo + 1e-6 * np.maximum(1.0, np.abs(lo)))
+    held = at_rail[:, : 1 - CLIP_MIN_SAMPLES].copy()
+    for i in range(1, CLIP_MIN_SAMPLES):
+        held &= at_rail[:, i : x.shape[1] - CLIP_MIN_SAMPLES + 1 + i]
+    out = np.zeros(x.shape[0])
+    rows = np.flatnonzero(held.any(axis=1))  # windows with a rail run at all: few
+    if rows.size:  # hi and lo runs only touch if the window is flat
+        out[rows] = long_run_cover(at_rail[rows], CLIP_MIN_SAMPLES) / x.shape[1]
+    return out
+
+
+BAND_RATE_HZ = 25.0  # the cardiac band (<= 3.5 Hz) is rebuilt at this rate for its skewness
 
 
 def _spectral_features(filled: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cardiac-band SD, skewness and power ratio from one FFT of the linearly detrended rows."""
+    """Cardiac-band SD, skewness and power ratio from one FFT of the linearly detrended rows.
+
+    The band's SD comes from Parseval; its skewness from the band rebuilt at ``BAND_RATE_HZ`` (an
+    inverse FFT of only the low bins), which keeps the shape of a signal limited to 3.5 Hz.
+    """
     n_samples = filled.shape[1]
-    t = np.linspace(-1.0, 1.0, n_samples)
-    slope = (filled @ t) / (t @ t)
-    detrended = filled - filled.mean(axis=1, keepdims=True) - slope[:, None] * t
-    spectrum = sfft.rfft(detrended, axis=1)
+    t = np.linspace(-1.0, 1.0, n_samples, dtype=np.float32)
+    x = filled.astype(np.float32, copy=False)
+    slope = (x @ t) / (t @ t)
+    spectrum = sfft.rfft(x - slope[:, None] * t, axis=1)  # the mean only moves bin 0, which no band uses
     freqs = sfft.rfftfreq(n_samples, 1 / fs)
     high = min(CARDIAC_BAND[1], 0.95 * fs / 2)
     cardiac = (freqs >= CARDIAC_BAND[0]) & (freqs <= high)
     overall = (freqs >= TOTAL_BAND[0]) & (freqs <= TOTAL_BAND[1])
-    power = spectrum.real**2 + spectrum.imag**2
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float64)
     total = power[:, overall].sum(axis=1)
-    ratio = np.where(total > 0, power[:, cardiac].sum(axis=1) / np.where(total > 0, total, 1), 0.0)
-    band = sfft.irfft(np.where(cardiac, spectrum, 0), n=n_samples, axis=1)  # zero mean by construction
+    in_band = power[:, cardiac].sum(axis=1)
+    ratio = np.where(total > 0, in_band / np.where(total > 0, total, 1), 0.0)
+    sd = np.sqrt(2 * in_band) / n_samples  # Parseval: mean square of the band-limited signal
+    n_out = max(2 * (np.flatnonzero(cardiac)[-1] + 1), round(n_samples * min(1.0, BAND_RATE_HZ / fs)))
+    kept = spectrum[:, : n_out // 2 + 1] * cardiac[: n_out // 2 + 1]
+    band = sfft.irfft(kept, n=n_out, axis=1).astype(np.float64)  # a scaled copy: skewness ignores scale
     squared = band * band  # explicit products: ``**3`` goes through pow() and is 50x slower
     m2 = squared.mean(axis=1)
     m3 = (squared * band).mean(axis=1)
     skew = np.where(m2 > 0, m3 / np.where(m2 > 0, m2, 1) ** 1.5, 0.0)
-    return np.sqrt(m2), skew, ratio
+    return sd, skew, ratio
 
 
 def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:

@@ -66,7 +66,7 @@ def test_scaling_the_amplitude_changes_no_feature_but_none():
     x = _pulse()
     a, b = quality_features(x, FS), quality_features(3 * x, FS)
     for f in FEATURES:
-        np.testing.assert_allclose(a[f], b[f], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(a[f], b[f], rtol=1e-4, atol=1e-5)  # spectra are float32, as the signals
 
 
 def test_batch_quality_groups_by_rate_and_names_columns(icu_batch, wearable_batch):
