@@ -108,3 +108,10 @@ def test_the_suite_takes_ranges_from_the_catalogue_and_limits_from_the_policy():
     quality = {c.kwargs["column"] for c in configs if c.meta["check"] == "signal_quality"}
     assert quality == {"ir_flat_frac", "red_missing_frac"}
     assert {c.meta["scope"] for c in configs} == {"window", "batch"}
+
+
+def test_the_documented_example_policy_is_the_default():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "ingest-policy.yaml"
+    assert IngestPolicy.from_yaml(example) == IngestPolicy()
