@@ -1,0 +1,217 @@
+"""The gate: a pure function from evaluation reports and a policy to a verdict. No I/O.
+
+``judge(candidate, policy, champion)`` checks the candidate's metrics against the policy's absolute
+thresholds, and, when a champion report on the same evaluation windows is given, runs a paired
+bootstrap over subjects of the difference in each task's primary metric: a task fails non-inferiority
+when the lower bound of the 95 % interval of the improvement is below minus its margin. The same
+checks run per subgroup where the policy asks; too few windows give "insufficient".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ppg_models.evaluation.metrics import METRICS
+from ppg_models.evaluation.report import EvaluationReport, Interval, TaskResult, subject_weights
+from ppg_models.tasks import get_task
+from registry.gates.policy import GatePolicy, Threshold
+
+Outcome = Literal["pass", "fail", "insufficient"]
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    task: str
+    subgroup: str  # "all", or "attribute=value"
+    kind: str  # "threshold" | "non_inferiority" | "presence"
+    metric: str
+    limit: str  # the threshold or margin, in words
+    value: float | None
+    low: float | None
+    high: float | None
+    n_windows: int
+    required: bool
+    outcome: Outcome
+
+    def describe(self) -> str:
+        value = "n/a" if self.value is None else f"{self.value:.4g}"
+        ci = "" if self.low is None else f" [{self.low:.4g}, {self.high:.4g}]"
+        need = "required" if self.required else "advisory"
+        what = "improvement in " + self.metric if self.kind == "non_inferiority" else self.metric
+        return (
+            f"{self.outcome.upper():12} {self.task} ({self.subgroup}) {what} = {value}{ci},"
+            f" n={self.n_windows}; {self.limit} ({need})"
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    lines: tuple[CheckLine, ...]
+    policy_sha256: str
+    champion: str | None  # model name of the champion report compared against, if any
+
+    @property
+    def blocking(self) -> list[CheckLine]:
+        return [line for line in self.lines if line.required and line.outcome != "pass"]
+
+    def reasons(self) -> list[str]:
+        return [line.describe() for line in self.blocking]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "policy_sha256": self.policy_sha256,
+            "champion": self.champion,
+            "lines": [asdict(line) for line in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Verdict:
+        lines = tuple(CheckLine(**line) for line in raw["lines"])
+        return cls(raw["outcome"], lines, raw["policy_sha256"], raw.get("champion"))
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _threshold_line(
+    task: str, subgroup: str, t: Threshold, result: TaskResult | None, minimum: int
+) -> CheckLine:
+    iv = result.metrics.get(t.metric) if result else None
+    n = result.n_windows if result else 0
+    value = _finite(iv.value) if iv else None
+    if value is None or n < minimum:
+        outcome: Outcome = "insufficient"
+    else:
+        ok = (t.min is None or value >= t.min) and (t.max is None or value <= t.max)
+        outcome = "pass" if ok else "fail"
+    limit = t.describe() + (f"; at least {minimum} windows" if n < minimum else "")
+    return CheckLine(
+        task,
+        subgroup,
+        "threshold",
+        t.metric,
+        limit,
+        value,
+        _finite(iv.low) if iv else None,
+        _finite(iv.high) if iv else None,
+        n,
+        t.required,
+        outcome,
+    )
+
+
+def paired_improvement(
+    candidate: pd.DataFrame, champion: pd.DataFrame, task: str, resamples: int, seed: int
+) -> tuple[Interval, int]:
+    """Improvement of the candidate over the champion in the task's primary metric, on shared windows.
+
+    Positive is better whatever the metric's direction. Returns the point value with its 95 % paired
+    bootstrap interval over subjects, and the number of windows used.
+    """
+    spec = get_task(task)
+    merged = candidate.merge(champion[["window_id", f"pred_{task}"]], on="window_id", suffixes=("", "_champ"))
+    y = merged[f"label_{task}"].to_numpy(dtype=float, na_value=np.nan)
+    p_new = merged[f"pred_{task}"].to_numpy(dtype=float, na_value=np.nan)
+    p_old = merged[f"pred_{task}_champ"].to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(y) & np.isfinite(p_new) & np.isfinite(p_old)
+    if not ok.any():
+        return Interval(float("nan"), float("nan"), float("nan")), 0
+    y, p_new, p_old = y[ok], p_new[ok], p_old[ok]
+    codes, uniques = pd.factorize(merged["subject_id"][ok])
+    weights = subject_weights(codes, len(uniques), resamples, seed)
+    fn, sign = METRICS[spec.primary_metric], (1.0 if spec.higher_is_better else -1.0)
+    ones = np.ones((1, y.size))
+    point = sign * float(fn(y, p_new, ones)[0] - fn(y, p_old, ones)[0])
+    boot = sign * (fn(y, p_new, weights) - fn(y, p_old, weights))
+    boot = boot[np.isfinite(boot)]
+    low, high = np.percentile(boot, [2.5, 97.5]) if boot.size else (np.nan, np.nan)
+    return Interval(point, float(low), float(high)), int(y.size)
+
+
+def _non_inferiority_line(
+    task: str, subgroup: str, cand: pd.DataFrame, champ: pd.DataFrame, policy: GatePolicy, minimum: int
+) -> CheckLine:
+    gate = policy.tasks[task]
+    margin = gate.non_inferiority.margin
+    iv, n = paired_improvement(cand, champ, task, policy.resamples, policy.seed)
+    low = _finite(iv.low)
+    if n < minimum or low is None:
+        outcome: Outcome = "insufficient"
+    else:
+        outcome = "pass" if low >= -margin else "fail"
+    metric = get_task(task).primary_metric
+    limit = f"95% lower bound >= -{margin:g} (not worse than the champion by more than {margin:g})"
+    if n < minimum:
+        limit += f"; at least {minimum} windows"
+    return CheckLine(
+        task, subgroup, "non_inferiority", metric, limit, _finite(iv.value), low, _finite(iv.high), n,
+        gate.non_inferiority.required, outcome,
+    )  # fmt: skip
+
+
+def _task_lines(
+    task: str, candidate: EvaluationReport, champion: EvaluationReport | None, policy: GatePolicy
+):
+    gate = policy.tasks[task]
+    if task not in candidate.tasks:
+        required = any(t.required for t in gate.thresholds) or bool(
+            gate.non_inferiority and gate.non_inferiority.required
+        )
+        limit = "the model must estimate this task"
+        return [CheckLine(task, ALL, "presence", "-", limit, None, None, None, 0, required, "fail")]
+    lines = [_threshold_line(task, ALL, t, candidate.tasks[task], gate.min_windows) for t in gate.thresholds]
+    if champion is not None and gate.non_inferiority and task in champion.tasks:
+        cand, champ = candidate.predictions_frame(), champion.predictions_frame()
+        lines.append(_non_inferiority_line(task, ALL, cand, champ, policy, gate.min_windows))
+    return lines
+
+
+def _subgroup_lines(candidate: EvaluationReport, champion: EvaluationReport | None, policy: GatePolicy):
+    lines = []
+    cand_frame = candidate.predictions_frame()
+    champ_frame = champion.predictions_frame() if champion is not None else None
+    for sub in policy.subgroups:
+        for task in sub.tasks:
+            if task not in candidate.tasks:
+                continue
+            gate = policy.tasks[task]
+            labeled = cand_frame[cand_frame[f"label_{task}"].notna()]
+            for group in sorted(labeled[sub.attribute].astype(str).unique()):
+                name = f"{sub.attribute}={group}"
+                result = candidate.subgroup(sub.attribute, group, task)
+                if sub.thresholds:
+                    lines += [
+                        _threshold_line(task, name, t, result, sub.min_windows) for t in gate.thresholds
+                    ]
+                if sub.non_inferiority and champ_frame is not None and gate.non_inferiority:
+                    in_group = cand_frame[cand_frame[sub.attribute].astype(str) == group]
+                    lines.append(
+                        _non_inferiority_line(task, name, in_group, champ_frame, policy, sub.min_windows)
+                    )
+    return lines
+
+
+def judge(
+    candidate: EvaluationReport, policy: GatePolicy, champion: EvaluationReport | None = None
+) -> Verdict:
+    """The verdict on ``candidate``; ``champion`` must be the champion's report on the same windows."""
+    lines: list[CheckLine] = []
+    for task in policy.tasks:
+        lines += _task_lines(task, candidate, champion, policy)
+    lines += _subgroup_lines(candidate, champion, policy)
+    required = [line for line in lines if line.required]
+    if any(line.outcome == "fail" for line in required):
+        outcome: Outcome = "fail"
+    elif policy.insufficient_blocks and any(line.outcome == "insufficient" for line in required):
+        outcome = "insufficient"
+    else:
+        outcome = "pass"
+    return Verdict(outcome, tuple(lines), policy.sha256(), champion.model if champion else None)

@@ -1,0 +1,147 @@
+"""The gate policy: per-task clinical thresholds, non-inferiority margins and subgroup checks (YAML).
+
+Defaults are the clinical targets of the issue: HR MAE <= 5 bpm; SpO2 Arms <= 3.5 %; RR MAE <= 3
+breaths/min; SBP and DBP mean error within +-5 mmHg with SD <= 8 mmHg (ISO 81060-2); AF AUROC >= 0.95
+and sensitivity >= 0.90 at 95 % specificity. AF not degraded against the champion is required; the
+other non-inferiority checks are advisory. SpO2 is checked per skin tone and AF per device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ppg_models.evaluation.report import SUBGROUP_ATTRIBUTES
+from ppg_models.tasks import TASK_NAMES, get_task
+
+
+class GatePolicyError(ValueError):
+    """A gate policy that cannot be used; names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Threshold(_Strict):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError(f"threshold on {self.metric!r} needs min, max or both")
+        return self
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g} <= {self.metric} <= {self.max:g}"
+        return f"{self.metric} >= {self.min:g}" if self.min is not None else f"{self.metric} <= {self.max:g}"
+
+
+class NonInferiority(_Strict):
+    margin: float = Field(ge=0, description="Largest worsening of the primary metric tolerated.")
+    required: bool = False
+
+
+class TaskGate(_Strict):
+    thresholds: list[Threshold] = Field(default_factory=list)
+    non_inferiority: NonInferiority | None = None
+    min_windows: int = Field(30, ge=1, description="Fewer labeled test windows: insufficient evidence.")
+
+
+class SubgroupGate(_Strict):
+    attribute: str
+    tasks: list[str]
+    min_windows: int = Field(30, ge=1)
+    thresholds: bool = True
+    non_inferiority: bool = True
+
+    @field_validator("attribute")
+    @classmethod
+    def _known_attribute(cls, value: str) -> str:
+        if value not in SUBGROUP_ATTRIBUTES:
+            raise ValueError(f"unknown subgroup attribute {value!r}; known: {list(SUBGROUP_ATTRIBUTES)}")
+        return value
+
+
+def _default_tasks() -> dict[str, TaskGate]:
+    bp = [Threshold(metric="mean_error", min=-5, max=5), Threshold(metric="sd_error", max=8)]
+    return {
+        "hr": TaskGate(
+            thresholds=[Threshold(metric="mae", max=5)], non_inferiority=NonInferiority(margin=0.5)
+        ),
+        "spo2": TaskGate(
+            thresholds=[Threshold(metric="arms", max=3.5)], non_inferiority=NonInferiority(margin=0.25)
+        ),
+        "rr": TaskGate(
+            thresholds=[Threshold(metric="mae", max=3)], non_inferiority=NonInferiority(margin=0.5)
+        ),
+        "sbp": TaskGate(thresholds=bp, non_inferiority=NonInferiority(margin=1.0)),
+        "dbp": TaskGate(thresholds=bp, non_inferiority=NonInferiority(margin=1.0)),
+        "af": TaskGate(
+            thresholds=[Threshold(metric="auroc", min=0.95), Threshold(metric="sens_at_spec95", min=0.90)],
+            non_inferiority=NonInferiority(margin=0.01, required=True),
+        ),
+    }
+
+
+def _default_subgroups() -> list[SubgroupGate]:
+    return [
+        SubgroupGate(attribute="skin_tone", tasks=["spo2"]),
+        SubgroupGate(attribute="device", tasks=["af"]),
+    ]
+
+
+class GatePolicy(_Strict):
+    tasks: dict[str, TaskGate] = Field(default_factory=_default_tasks)
+    subgroups: list[SubgroupGate] = Field(default_factory=_default_subgroups)
+    insufficient_blocks: bool = Field(True, description="Too little evidence blocks promotion.")
+    resamples: int = Field(1000, ge=100, description="Paired bootstrap resamples over subjects.")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> GatePolicy:
+        for name, gate in self.tasks.items():
+            if name not in TASK_NAMES:
+                raise ValueError(f"unknown task {name!r}; known: {list(TASK_NAMES)}")
+            spec = get_task(name)
+            for t in gate.thresholds:
+                if t.metric not in spec.metrics:
+                    raise ValueError(f"task {name!r} has no metric {t.metric!r}; known: {list(spec.metrics)}")
+        for sub in self.subgroups:
+            unknown = sorted(set(sub.tasks) - set(self.tasks))
+            if unknown:
+                raise ValueError(f"subgroup check on {sub.attribute!r} names tasks without a gate: {unknown}")
+        return self
+
+    def sha256(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> GatePolicy:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise GatePolicyError(f"{path}: cannot read the gate policy ({exc})") from None
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "<policy>") -> GatePolicy:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            fields = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise GatePolicyError(f"{source}: invalid gate policy: {fields}") from None

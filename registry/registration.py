@@ -1,0 +1,26 @@
+"""Register a finished training run: log it to MLflow, create the version, audit it, and gate it."""
+
+from __future__ import annotations
+
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.run import RunResult
+from registry.gates.policy import GatePolicy
+from registry.gating import GateResult, gate_version
+from registry.promotion import record_registration
+from registry.run_logging import log_run, register
+from registry.users import User
+
+
+def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePolicy) -> GateResult:
+    """Log, register and judge ``run`` as ``user`` (a trainer or admin); returns the gate's result."""
+    user.require("register")
+    run_id = log_run(run, config, user.name)
+    version = register(run_id, run, user.name)
+    evidence = {
+        "run_id": run_id,
+        "weights_sha256": run.weights_sha256,
+        "dataset_version": config.data.dataset,
+        "report_test_windows": run.splits.get("test"),
+    }
+    record_registration(version, user, evidence)
+    return gate_version(version, policy, user.name)

@@ -1,0 +1,142 @@
+"""Log a finished training run to MLflow and register it as a new version of the registered model.
+
+What is logged: the configuration as parameters; per-epoch losses and balancer weights per task; the
+evaluation report (JSON) with every metric's value and interval as metrics; the task-affinity matrix;
+Bland-Altman and ROC plots; the dataset version as an MLflow dataset input; the model bundle (for the
+registry's own verified loader) and a pyfunc model logged as code, with signature and input example.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from ppg_models.files import sha256_file
+from ppg_models.lake.store import Lake
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.run import RunResult
+from registry import settings
+from registry.plots import evidence_plots
+from registry.tracking import client, ensure_registered_model, experiment_id
+
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+PIP_REQUIREMENTS = ["torch==2.13.0", "pandas", "pyarrow", "numpy", "scipy", "pydantic", "pyyaml"]
+
+
+def _flat(prefix: str, value: Any, out: dict[str, str]) -> dict[str, str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+    return out
+
+
+def _epoch_metrics(history: list[dict[str, Any]]) -> list[tuple[int, dict[str, float]]]:
+    steps = []
+    for entry in history:
+        values = {}
+        for key in ("train_loss", "val_loss", "weights"):
+            for task, v in (entry.get(key) or {}).items():
+                if v is not None and np.isfinite(v):
+                    values[f"{key}.{task}"] = float(v)
+        for key in ("monitor", "lr"):
+            if entry.get(key) is not None:
+                values[key] = float(entry[key])
+        steps.append((int(entry["epoch"]), values))
+    return steps
+
+
+def _report_metrics(report_path: Path) -> dict[str, float]:
+    raw = json.loads(report_path.read_text())
+    out = {}
+    for task, result in raw["tasks"].items():
+        for metric, iv in result["metrics"].items():
+            for part in ("value", "low", "high"):
+                v = iv[part]
+                if v is not None and np.isfinite(v):
+                    suffix = "" if part == "value" else f".{part}"
+                    out[f"test.{task}.{metric}{suffix}"] = float(v)
+    return out
+
+
+def _input_example(run: RunResult) -> pd.DataFrame:
+    frame = run.report.predictions_frame()
+    n = 1250
+    t = np.arange(n) / 125.0
+    pulse = (30000 - 300 * np.sin(2 * np.pi * 1.2 * t)).round().tolist()
+    return pd.DataFrame(
+        {"window_id": [str(frame["window_id"].iloc[0])], "fs": [125.0], "red": [pulse], "ir": [pulse]}
+    )
+
+
+def _log_dataset(config: TrainConfig) -> None:
+    version = config.data.dataset
+    if version is None:
+        return
+    lake = Lake()
+    summary = pd.DataFrame(json.loads((lake.root / "versions" / f"{version}.json").read_text())["batches"])
+    summary["dropped"] = summary["dropped"].map(len)
+    source = str(lake.root / "versions" / f"{version}.json")
+    dataset = mlflow.data.from_pandas(
+        summary, source=source, name=version, digest=version.removeprefix("ds-")
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
+    """Log ``run`` (a finished ppg_models training run) to MLflow; returns the MLflow run id."""
+    c = client()
+    out = run.out_dir
+    tags = {
+        "ppg.trained_by": trained_by,
+        "ppg.weights_sha256": run.weights_sha256,
+        "ppg.dataset_version": config.data.dataset or "files",
+        "ppg.balancer": config.balancer.name,
+        "ppg.backbone": config.model.backbone,
+        "ppg.report_sha256": sha256_file(out / "report.json"),
+    }
+    with mlflow.start_run(experiment_id=experiment_id(c), run_name=out.name, tags=tags) as active:
+        mlflow.log_params(_flat("", config.model_dump(mode="json"), {}))
+        for step, values in _epoch_metrics(json.loads((out / "history.json").read_text())):
+            mlflow.log_metrics(values, step=step)
+        mlflow.log_metrics(_report_metrics(out / "report.json"))
+        mlflow.log_artifact(str(out / "report.json"), "evaluation")
+        mlflow.log_artifact(str(out / "config.yaml"))
+        if (out / "affinity.json").is_file():
+            mlflow.log_artifact(str(out / "affinity.json"), "affinity")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, png in evidence_plots(run.report.predictions_frame(), list(run.report.tasks)).items():
+                (Path(tmp) / name).write_bytes(png)
+            mlflow.log_artifacts(tmp, "plots")
+        _log_dataset(config)
+        mlflow.log_artifacts(str(out / "model"), "bundle")
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_CODE),
+            artifacts={"bundle": str(out / "model")},
+            input_example=_input_example(run),
+            pip_requirements=PIP_REQUIREMENTS,
+        )
+        return active.info.run_id
+
+
+def register(run_id: str, run: RunResult, trained_by: str) -> str:
+    """A new version of the registered model from a logged run; returns the version number."""
+    c = client()
+    ensure_registered_model(c)
+    tags = {
+        "ppg.trained_by": trained_by,
+        "ppg.weights_sha256": run.weights_sha256,
+        "ppg.status": "registered",
+    }
+    version = c.create_model_version(
+        settings.MODEL_NAME, f"runs:/{run_id}/model", run_id=run_id, tags=tags, description=run.out_dir.name
+    )
+    return str(version.version)
