@@ -56,11 +56,8 @@ def demo(
 ) -> None:
     """Run the main job end to end on simulated data and print the per-task results."""
     from ppg_models.baselines.report import markdown_table, score_baselines
-    from ppg_models.home import home_path
     from ppg_models.lake.dataset import DatasetError, version_table
     from ppg_models.lake.store import Lake
-    from ppg_models.training.config import TrainConfig
-    from ppg_models.training.run import run_training
 
     say = (lambda *_: None) if json_out else (lambda text: stdout.print(text, highlight=False))
     say("[bold]1. simulate[/bold] one batch per source and one corrupt batch into the lake's incoming folder")
@@ -76,37 +73,25 @@ def demo(
     scores, _ = score_baselines([table])
     if not json_out:
         stdout.print(markdown_table(scores), highlight=False)
-    say(
-        f"[bold]4. train[/bold] a multi-task model on {dataset.version} ({epochs} epochs, PCGrad,"
-        " AF protected), tested on held-out subjects"
-    )
-    config = TrainConfig.from_dict(
-        {
-            "data": {"dataset": dataset.version},
-            "balancer": {"name": "pcgrad", "protected": "af"},
-            "optim": {"epochs": epochs, "batch_size": 32},
-            "seed": seed,
-            "out_dir": str(home_path("runs", "demo")),
-        }
-    )
-    try:
-        run = run_training(config, resume=False)
-    except ValueError as exc:
-        raise fail(f"training failed: {exc}") from None
+    say("[bold]4. train, register, gate[/bold] two models with different balancers (MLflow registry)")
+    from flows.demo_registry import _silent, approval_hint, registry_stage
+
+    stage = registry_stage(dataset.version, epochs, seed, _silent if json_out else say)
+    first, second = stage["versions"]
     if json_out:
         print_json(
             {
                 "ingest": summary,
                 "dataset_version": dataset.version,
                 "baselines": [s.to_dict() for s in scores],
-                "run_dir": str(run.out_dir),
-                "test": {
-                    t: {m: iv.value for m, iv in r.metrics.items()} for t, r in run.report.tasks.items()
-                },
+                "registry": stage,
+                "test": stage["test"][second],
             }
         )
         return
-    stdout.print(run.report.markdown(), highlight=False)
-    stdout.print(f"model, report and history in {run.out_dir}")
-    first = Lake().batch_dir(dataset.batches[0]["batch_id"], "accepted") / "batch.parquet"
-    stdout.print(f"next: ppg predict {first} --model {run.out_dir / 'model'}")
+    say(f"[bold]5. compare[/bold] v{first} and v{second} (ppg models compare {first} {second})")
+    from flows.registry_commands import models_compare
+
+    models_compare(first, second)
+    for line in approval_hint(stage):
+        stdout.print(line, highlight=False)

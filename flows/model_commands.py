@@ -37,17 +37,21 @@ def train_cmd(
     resume: Annotated[
         bool, typer.Option(help="Continue from the run's last checkpoint if there is one.")
     ] = True,
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="Trainer who registers the model (else: logged only).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a multi-task model; write the model bundle, the config and the evaluation report."""
+    """Train a multi-task model, log it to MLflow and, with --user, register and gate it."""
     from ppg_models.data.schema import BatchFormatError
     from ppg_models.lake.dataset import DatasetError
     from ppg_models.training.config import ConfigError, TrainConfig
     from ppg_models.training.data import SplitError
-    from ppg_models.training.run import run_training
+    from ppg_models.training.run import pin_dataset, run_training
 
+    trainer = _trainer(user)
     try:
-        cfg = TrainConfig.from_yaml(config)
+        cfg = pin_dataset(TrainConfig.from_yaml(config))
         with _training_progress(quiet=json_out) as on_progress:
             run = run_training(cfg, on_progress=on_progress, resume=resume)
     except (
@@ -60,6 +64,7 @@ def train_cmd(
         KeyError,
     ) as exc:
         raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    registered = _log_and_register(run, cfg, trainer, quiet=json_out)
     summary = {
         "run_dir": str(run.out_dir),
         "model": str(run.out_dir / "model"),
@@ -69,6 +74,7 @@ def train_cmd(
         "best_epoch": run.training.best_epoch,
         "train_windows_per_s": round(run.training.windows_per_second, 1),
         "test": {t: {m: iv.value for m, iv in r.metrics.items()} for t, r in run.report.tasks.items()},
+        **registered,
     }
     if json_out:
         print_json(summary)
@@ -78,9 +84,59 @@ def train_cmd(
     stdout.print(run.report.markdown(), highlight=False)
 
 
+def _trainer(user: str | None):
+    """The authenticated trainer, checked before any training starts (None: log without registering)."""
+    if user is None:
+        return None
+    from flows.credentials import login
+    from registry.users import AuthError
+
+    try:
+        return login(user).require("register")
+    except AuthError as exc:
+        raise fail(str(exc), 4) from None
+
+
+def _log_and_register(run, cfg, trainer, quiet: bool) -> dict:
+    """Log the run to MLflow; with a trainer, register it and judge it under the current gate policy."""
+    import getpass
+
+    from flows.registry_commands import print_verdict
+    from registry.current_policy import current_policy
+    from registry.registration import register_run
+    from registry.run_logging import log_run
+
+    if trainer is None:
+        run_id = log_run(run, cfg, f"unregistered:{getpass.getuser()}")
+        if not quiet:
+            stdout.print(f"logged to MLflow as run {run_id}; not registered (pass --user to register)")
+        return {"mlflow_run_id": run_id, "version": None}
+    policy, source = current_policy()
+    result = register_run(run, cfg, trainer, policy)
+    if not quiet:
+        print_verdict(result, source, json_out=False)
+    return {"version": result.version, "status": result.status, "gate": result.verdict.to_dict()}
+
+
+def _registered_model(ref: str):
+    from registry.versions import VersionNotFoundError, load_model
+
+    try:
+        model, mv = load_model(ref)
+    except VersionNotFoundError as exc:
+        raise fail(str(exc)) from None
+    stdout.print(f"model: registered version {mv.version} (weights SHA-256 verified)", highlight=False)
+    return model
+
+
 def predict_cmd(
     inputs: Annotated[list[Path], typer.Argument(help="Batch files or directories of them.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model bundle directory (run_dir/model).")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Model bundle directory (run_dir/model).")
+    ] = None,
+    registered: Annotated[
+        str | None, typer.Option(help="A registered version instead: champion, challenger or a number.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write estimates (.csv or .parquet).")
     ] = None,
@@ -95,8 +151,10 @@ def predict_cmd(
     from ppg_models.inference import predict_table
     from ppg_models.training.checkpoint import ModelIntegrityError, load_bundle
 
+    if (model is None) == (registered is None):
+        raise fail("give --model PATH or --registered REF (one of them)", 2)
     try:
-        net = load_bundle(model)
+        net = load_bundle(model) if model is not None else _registered_model(registered)
         results = [predict_table(net, read_batch(f)) for f in batch_files(inputs)]
     except (BatchFormatError, ModelIntegrityError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None

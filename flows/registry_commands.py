@@ -1,0 +1,207 @@
+"""`ppg users|gate|approve|reject|rollback|audit|models`: the registry on the command line.
+
+Acting users log in with ``--user NAME``; the password comes from ``PPG_PASSWORD``, one line of
+standard input, or a hidden prompt (flows/credentials.py). Thin wrappers over ``registry``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from flows.credentials import login, read_password
+from flows.output import fail, print_json, stdout
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="Who acts (an approver or admin).")]
+
+
+def _guard(fn, *args, **kwargs):
+    """Run a registry call; its refusals become one clear error line and a non-zero exit."""
+    from registry.gates.policy import GatePolicyError
+    from registry.promotion import PromotionError
+    from registry.users import AuthError
+    from registry.versions import VersionNotFoundError
+
+    try:
+        return fn(*args, **kwargs)
+    except AuthError as exc:
+        raise fail(str(exc), 4) from None
+    except (PromotionError, VersionNotFoundError, GatePolicyError, ValueError) as exc:
+        raise fail(str(exc), 3) from None
+
+
+def users_add(
+    name: Annotated[str, typer.Argument(help="New user name (a-z, 0-9, . _ -).")],
+    role: Annotated[str, typer.Option(help="trainer | approver | admin")],
+    admin: Annotated[str | None, typer.Option(help="Admin adding the user (not for the first).")] = None,
+) -> None:
+    """Add a user. The new password: PPG_NEW_PASSWORD, else the first line of stdin, else a prompt."""
+    from registry.users import add_user
+
+    new = os.environ.get("PPG_NEW_PASSWORD") or read_password(name, "new password")
+    acting = _guard(login, admin) if admin else None
+    user = _guard(add_user, name, role, new, acting)
+    stdout.print(f"added {user.name} ({user.role})")
+
+
+def users_list(json_out: JsonOpt = False) -> None:
+    """List users and their roles (never their password hashes)."""
+    from registry.users import list_users
+
+    rows = list_users()
+    if json_out:
+        print_json(rows)
+        return
+    for r in rows:
+        stdout.print(f"{r['name']:20} {r['role']:9} added {r['created_at']} by {r['created_by']}")
+
+
+def gate_cmd(
+    version: Annotated[str, typer.Argument(help="Version number, or champion / challenger.")],
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Recorded as the actor.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-judge a version under the current gate policy and against the current champion."""
+    from registry.current_policy import current_policy
+    from registry.gating import gate_version
+
+    actor = _guard(login, user).name if user else f"cli:{os.environ.get('USER', 'unknown')}"
+    policy, source = _guard(current_policy)
+    result = _guard(gate_version, version, policy, actor)
+    print_verdict(result, source, json_out)
+
+
+def print_verdict(result, policy_source: str, json_out: bool) -> None:
+    if json_out:
+        print_json({"version": result.version, "status": result.status, **result.verdict.to_dict()})
+        return
+    against = f"champion v{result.champion}" if result.champion else "no champion (absolute thresholds only)"
+    stdout.print(
+        f"version {result.version}: gate [bold]{result.verdict.outcome}[/bold] -> {result.status}"
+        f" (policy {policy_source}, {result.verdict.policy_sha256[:12]}; against {against})",
+        highlight=False,
+    )
+    for line in result.verdict.lines:
+        stdout.print("  " + line.describe(), highlight=False, markup=False)
+
+
+def approve_cmd(version: Annotated[str, typer.Argument()], user: UserOpt) -> None:
+    """Promote a challenger to champion (an approver who did not train it; a passing current verdict)."""
+    from registry.current_policy import current_policy
+    from registry.promotion import approve
+
+    acting = _guard(login, user)
+    policy, _ = _guard(current_policy)
+    after = _guard(approve, version, acting, policy)
+    stdout.print(f"version {version} approved by {acting.name}: champion is v{after['champion']}")
+
+
+def reject_cmd(
+    version: Annotated[str, typer.Argument()],
+    user: UserOpt,
+    reason: Annotated[str, typer.Option(help="Why, in words the audit log keeps.")],
+) -> None:
+    """Reject a version for good (it can never be promoted)."""
+    from registry.promotion import reject
+
+    acting = _guard(login, user)
+    _guard(reject, version, acting, reason)
+    stdout.print(f"version {version} rejected by {acting.name}: {reason}")
+
+
+def rollback_cmd(user: UserOpt, reason: Annotated[str, typer.Option(help="Why.")] = "rollback") -> None:
+    """Put the previous champion back."""
+    from registry.promotion import rollback
+
+    acting = _guard(login, user)
+    after = _guard(rollback, acting, reason)
+    stdout.print(f"rolled back by {acting.name}: champion is v{after['champion']}")
+
+
+def audit_verify(json_out: JsonOpt = False) -> None:
+    """Check the audit log's hash chain and its anchor in the registry; exit 5 when it was tampered with."""
+    from registry import audit
+    from registry.promotion import audit_head
+
+    problems = audit.verify(audit_head())
+    count = len(audit.entries())
+    if json_out:
+        print_json({"entries": count, "ok": not problems, "problems": problems})
+    elif problems:
+        for p in problems:
+            stdout.print(f"[red]TAMPERED[/red] {p}", highlight=False)
+    else:
+        stdout.print(f"audit log intact: {count} entries, chain and anchor verified")
+    if problems:
+        raise typer.Exit(5)
+
+
+def audit_show(json_out: JsonOpt = False) -> None:
+    """Print the audit log: who decided what, when, on which evidence."""
+    from registry import audit
+
+    found = audit.entries()
+    if json_out:
+        print_json([e.body | {"hash": e.hash, "prev_hash": e.prev_hash} for e in found])
+        return
+    for e in found:
+        after = e.body.get("aliases_after", {})
+        stdout.print(
+            f"{e.seq:4} {e.at} {e.actor:12} {e.action:9} v{e.version or '-':4}"
+            f" champion={after.get('champion')} challenger={after.get('challenger')}  {e.hash[:12]}",
+            highlight=False,
+        )
+
+
+def models_list(json_out: JsonOpt = False) -> None:
+    """Every registered version with its status, aliases and each task's primary metric (95% CI)."""
+    from ppg_models.tasks import TASKS
+    from registry.overview import fmt, list_versions
+
+    rows = _guard(list_versions)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        stdout.print("no registered versions yet: `ppg train --config FILE --user NAME` registers one")
+        return
+    head = ["version", "alias", "status", "trained by", "dataset", "balancer"]
+    head += [f"{t.name} {t.primary_metric}" for t in TASKS]
+    stdout.print("| " + " | ".join(head) + " |", highlight=False, markup=False)
+    stdout.print("|" + "---|" * len(head), highlight=False, markup=False)
+    for r in rows:
+        cells = [r["version"], r["alias"] or "", r["status"] or "", r["trained_by"] or "", r["dataset"] or ""]
+        cells += [r["balancer"] or ""] + [fmt(r["primary"][t.name]) for t in TASKS]
+        stdout.print("| " + " | ".join(cells) + " |", highlight=False, markup=False)
+
+
+def models_compare(
+    a: Annotated[str, typer.Argument(help="First version (number, champion or challenger).")],
+    b: Annotated[str, typer.Argument(help="Second version.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Per-task metrics of two versions side by side, with 95% confidence intervals."""
+    from registry.overview import compare, fmt
+
+    result = _guard(compare, a, b)
+    if json_out:
+        print_json(result)
+        return
+    stdout.print(f"| task | metric | v{result['a']} | v{result['b']} |", highlight=False, markup=False)
+    stdout.print("|---|---|---|---|", highlight=False, markup=False)
+    for r in result["rows"]:
+        mark = " (primary)" if r["primary"] else ""
+        unit = f" ({r['unit']})" if r["unit"] else ""
+        stdout.print(
+            f"| {r['task']} | {r['metric']}{unit}{mark} | {fmt(r['a'])} (n={r['n_a']})"
+            f" | {fmt(r['b'])} (n={r['n_b']}) |",
+            highlight=False,
+            markup=False,
+        )
+    if not result["same_windows"]:
+        stdout.print(
+            "note: the two versions were tested on different windows; `ppg gate` compares them paired."
+        )

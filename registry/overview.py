@@ -1,0 +1,76 @@
+"""Versions side by side: per-task metrics with intervals, status, aliases, who trained and approved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ppg_models.tasks import TASKS, get_task
+from registry import settings
+from registry.tracking import alias_version, client
+from registry.versions import all_versions, load_report, resolve
+
+
+def _interval(metrics: dict[str, float], task: str, metric: str) -> dict[str, float] | None:
+    key = f"test.{task}.{metric}"
+    if key not in metrics:
+        return None
+    return {"value": metrics[key], "low": metrics.get(f"{key}.low"), "high": metrics.get(f"{key}.high")}
+
+
+def list_versions() -> list[dict[str, Any]]:
+    """One row per version: status, aliases, provenance and each task's primary metric with its CI."""
+    c = client()
+    aliases = {alias_version(c, a): a for a in (settings.CHALLENGER, settings.CHAMPION)}
+    rows = []
+    for mv in all_versions():
+        run = c.get_run(mv.run_id)
+        metrics = run.data.metrics
+        rows.append(
+            {
+                "version": str(mv.version),
+                "alias": aliases.get(str(mv.version)),
+                "status": mv.tags.get("ppg.status"),
+                "gate": mv.tags.get("ppg.gate.outcome"),
+                "trained_by": mv.tags.get("ppg.trained_by"),
+                "approved_by": mv.tags.get("ppg.approved_by"),
+                "dataset": run.data.tags.get("ppg.dataset_version"),
+                "balancer": run.data.tags.get("ppg.balancer"),
+                "primary": {t.name: _interval(metrics, t.name, t.primary_metric) for t in TASKS},
+            }
+        )
+    return rows
+
+
+def compare(ref_a: str, ref_b: str) -> dict[str, Any]:
+    """Every metric of every task for two versions, with intervals, from their evaluation reports."""
+    a, b = resolve(ref_a), resolve(ref_b)
+    ra, rb = load_report(a), load_report(b)
+    tasks = []
+    for task in [t.name for t in TASKS if t.name in ra.tasks or t.name in rb.tasks]:
+        spec = get_task(task)
+        for metric in spec.metrics:
+            cells = []
+            for report in (ra, rb):
+                result = report.tasks.get(task)
+                iv = result.metrics.get(metric) if result else None
+                cells.append(None if iv is None else {"value": iv.value, "low": iv.low, "high": iv.high})
+            primary = metric == spec.primary_metric
+            row = {"task": task, "unit": spec.unit, "metric": metric, "primary": primary}
+            tasks.append(row | {"a": cells[0], "b": cells[1], "n_a": _n(ra, task), "n_b": _n(rb, task)})
+    return {"a": str(a.version), "b": str(b.version), "same_windows": _same_windows(ra, rb), "rows": tasks}
+
+
+def _n(report, task: str) -> int:
+    return report.tasks[task].n_windows if task in report.tasks else 0
+
+
+def _same_windows(ra, rb) -> bool:
+    return set(ra.predictions["window_id"]) == set(rb.predictions["window_id"])
+
+
+def fmt(cell: dict[str, float] | None) -> str:
+    if not cell or cell["value"] is None or cell["value"] != cell["value"]:
+        return "n/a"
+    low, high = cell.get("low"), cell.get("high")
+    ci = "" if low is None or low != low else f" [{low:.3g}, {high:.3g}]"
+    return f"{cell['value']:.3g}{ci}"
