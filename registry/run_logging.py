@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,10 @@ def _log_dataset(config: TrainConfig) -> None:
     summary = pd.DataFrame(json.loads((lake.root / "versions" / f"{version}.json").read_text())["batches"])
     summary["dropped"] = summary["dropped"].map(len)
     source = str(lake.root / "versions" / f"{version}.json")
-    dataset = mlflow.data.from_pandas(
-        summary, source=source, name=version, digest=version.removeprefix("ds-")
-    )
+    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": both are local files
+        warnings.simplefilter("ignore", UserWarning)
+        digest = version.removeprefix("ds-")
+        dataset = mlflow.data.from_pandas(summary, source=source, name=version, digest=digest)
     mlflow.log_input(dataset, context="training")
 
 
@@ -117,6 +119,7 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
             mlflow.log_artifacts(tmp, "plots")
         _log_dataset(config)
         mlflow.log_artifacts(str(out / "model"), "bundle")
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_CODE),

@@ -30,8 +30,8 @@ def tracking_uri() -> str:
 
 
 def artifact_location() -> str | None:
-    """Artifact root for new experiments on the embedded store (a server decides its own)."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    """Artifact root for new experiments: under PPG_HOME, unless a tracking server decides its own."""
+    if tracking_uri().startswith(("http://", "https://", "databricks")):
         return None
     return (home_path("mlflow") / "artifacts").as_uri()
 

@@ -1,0 +1,215 @@
+"""Registration, gates, approvals, rejection, rollback and races on MLflow with the embedded stores."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+from registry_world import LENIENT, build_world
+
+from ppg_models.training.checkpoint import ModelIntegrityError
+from registry import audit
+from registry.gates.policy import GatePolicy
+from registry.gating import gate_version
+from registry.promotion import PromotionError, approve, audit_head, reject, rollback
+from registry.registration import register_run
+from registry.tracking import alias_version, client
+from registry.users import add_user, authenticate
+from registry.versions import load_model, resolve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("registry-home")
+    mp.setenv("PPG_HOME", str(home))
+    try:
+        yield build_world(home)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def ppg_home(world, tmp_path, monkeypatch):
+    """The shared lake and runs; a fresh MLflow store and registry database for every test."""
+    monkeypatch.setenv("PPG_HOME", str(world.home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.delenv("PPG_GATE_POLICY", raising=False)
+    return world.home
+
+
+@pytest.fixture
+def people():
+    add_user("root", "admin", "root-password", None)
+    root = authenticate("root", "root-password")
+    add_user("tina", "trainer", "tina-password", root)
+    add_user("alex", "approver", "alex-password", root)
+    add_user("ana", "approver", "ana-password-", root)
+    return {name: authenticate(name, pw) for name, pw in
+            (("root", "root-password"), ("tina", "tina-password"), ("alex", "alex-password"),
+             ("ana", "ana-password-"))}  # fmt: skip
+
+
+POLICY = GatePolicy.from_dict(LENIENT)
+
+
+def _register(world, people, balancer="pcgrad", who="tina", policy=POLICY):
+    run, config = world.runs[balancer]
+    return register_run(run, config, people[who], policy)
+
+
+def _assert_consistent():
+    """The audit chain verifies, and each decision's aliases-before are the previous one's aliases-after."""
+    assert audit.verify(audit_head()) == []
+    entries = audit.entries()
+    for before, after in itertools.pairwise(entries):
+        assert after.body["aliases_before"] == before.body["aliases_after"], (before.seq, after.seq)
+    c = client()
+    if entries:
+        assert entries[-1].body["aliases_after"] == {
+            "champion": alias_version(c, "champion"),
+            "challenger": alias_version(c, "challenger"),
+        }
+
+
+def test_register_gate_approve_compare_and_load(world, people):
+    first = _register(world, people)
+    assert (first.status, first.verdict.outcome, first.champion) == ("challenger", "pass", None)
+    mv = resolve("challenger")
+    assert mv.tags["ppg.weights_sha256"] == world.runs["pcgrad"][0].weights_sha256
+    assert mv.tags["ppg.trained_by"] == "tina"
+    run = client().get_run(mv.run_id)
+    assert run.data.params["balancer.name"] == "pcgrad"
+    assert "test.hr.mae" in run.data.metrics
+    assert "train_loss.af" in run.data.metrics
+    assert run.inputs.dataset_inputs[0].dataset.name == world.runs["pcgrad"][1].data.dataset
+    names = {f.path for f in client().list_artifacts(mv.run_id, "plots")}
+    assert {"plots/bland_altman_hr.png", "plots/roc_af.png"} <= names
+    model, _ = load_model("challenger")
+    assert model.tasks == world.runs["pcgrad"][0].training.model.tasks
+    approve(first.version, people["alex"], POLICY)
+    second = _register(world, people, "famo")
+    assert second.champion == first.version
+    assert any(line.kind == "non_inferiority" and line.task == "af" for line in second.verdict.lines)
+    from registry.overview import compare, list_versions
+
+    rows = list_versions()
+    assert [(r["version"], r["alias"]) for r in rows] == [
+        (first.version, "champion"),
+        (second.version, "challenger"),
+    ]
+    table = compare(first.version, second.version)
+    assert table["same_windows"]
+    assert {r["task"] for r in table["rows"]} == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
+    _assert_consistent()
+
+
+def test_the_trainer_cannot_approve_their_own_model(world, people):
+    mine = _register(world, people, who="root")  # admins may both register and approve, but not their own
+    with pytest.raises(PromotionError, match="'root' trained version"):
+        approve(mine.version, people["root"], POLICY)
+    approve(mine.version, people["alex"], POLICY)
+
+
+def test_a_rejected_version_can_never_be_promoted(world, people):
+    by_person = _register(world, people)
+    reject(by_person.version, people["alex"], "Bland-Altman shows a drift above 120 bpm")
+    with pytest.raises(PromotionError, match="rejected and can never be promoted"):
+        approve(by_person.version, people["ana"], POLICY)
+    strict = GatePolicy.from_dict(
+        {"subgroups": [], "tasks": {"hr": {"thresholds": [{"metric": "mae", "max": 0.1}]}}}
+    )
+    by_gate = _register(world, people, "famo", policy=strict)
+    assert by_gate.status == "rejected-by-gate"
+    assert any("hr (all) mae" in r for r in by_gate.verdict.reasons())
+    again = gate_version(by_gate.version, POLICY, "alex")
+    assert again.verdict.outcome == "pass"
+    assert again.status == "rejected-by-gate", "a later passing verdict does not undo a gate rejection"
+    with pytest.raises(PromotionError, match="can never be promoted"):
+        approve(by_gate.version, people["alex"], POLICY)
+    _assert_consistent()
+
+
+def test_approval_needs_a_passing_verdict_under_the_current_policy_and_champion(world, people):
+    a = _register(world, people)
+    b = _register(world, people, "famo")
+    tighter = GatePolicy.from_dict(LENIENT | {"resamples": 300})
+    with pytest.raises(PromotionError, match="another gate policy"):
+        approve(a.version, people["alex"], tighter)
+    approve(a.version, people["alex"], POLICY)
+    with pytest.raises(PromotionError, match="judged against champion none"):
+        approve(b.version, people["alex"], POLICY)
+    regated = gate_version(b.version, POLICY, "alex")
+    assert regated.champion == a.version
+    approve(b.version, people["alex"], POLICY)
+    assert alias_version(client(), "champion") == b.version
+    _assert_consistent()
+
+
+def test_rollback_restores_the_previous_champion(world, people):
+    a = _register(world, people)
+    approve(a.version, people["alex"], POLICY)
+    b = _register(world, people, "famo")
+    approve(b.version, people["ana"], POLICY)
+    after = rollback(people["alex"], "AF alarms in the field")
+    assert after["champion"] == a.version
+    assert resolve(b.version).tags["ppg.status"] == "rolled-back"
+    assert resolve(a.version).tags["ppg.status"] == "champion"
+    with pytest.raises(PromotionError, match="no previous champion"):
+        rollback(people["alex"], "again")
+    actions = [e.action for e in audit.entries()]
+    assert actions[-1] == "rollback"
+    _assert_consistent()
+
+
+def test_loading_refuses_weights_changed_in_the_artifact_store(world, people):
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    a = _register(world, people)
+    uri = client().get_run(resolve(a.version).run_id).info.artifact_uri
+    weights = Path(urlparse(uri).path) / "bundle" / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ModelIntegrityError, match="differs from the registered"):
+        load_model(a.version)
+
+
+def test_racing_approvals_and_registrations_stay_consistent(world, people):
+    base = _register(world, people)
+    approve(base.version, people["alex"], POLICY)
+    results, errors = [], []
+
+    def run(fn, *args):
+        try:
+            results.append(fn(*args))
+        except Exception as exc:  # collected and checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(_register, world, people, b)) for b in ("pcgrad", "famo")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    versions = sorted(r.version for r in results)
+    assert len(set(versions)) == 2
+    assert alias_version(client(), "challenger") in versions
+    results.clear()
+    threads = [
+        threading.Thread(target=run, args=(approve, v, people[p], POLICY))
+        for v, p in zip(versions, ("alex", "ana"), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1, "exactly one approval wins"
+    assert len(errors) == 1
+    assert isinstance(errors[0], PromotionError), errors
+    assert "re-judge" in str(errors[0])
+    assert alias_version(client(), "champion") in versions
+    _assert_consistent()

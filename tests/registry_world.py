@@ -1,0 +1,62 @@
+"""A small lake and two trained runs, shared by the registry tests (built once per module)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.run import RunResult
+
+LENIENT = {
+    "insufficient_blocks": False,
+    "subgroups": [],
+    "resamples": 200,
+    "tasks": {
+        "hr": {
+            "thresholds": [{"metric": "mae", "max": 60}],
+            "non_inferiority": {"margin": 5},
+            "min_windows": 5,
+        },
+        "af": {"thresholds": [], "non_inferiority": {"margin": 0.9, "required": True}, "min_windows": 5},
+    },
+}
+
+
+@dataclass
+class World:
+    home: Path
+    runs: dict[str, tuple[RunResult, TrainConfig]]
+
+
+def build_world(home: Path) -> World:
+    """Ingest three simulated batches into a lake under ``home`` and train two one-epoch models."""
+    from flows.ingest.gx_validator import GxValidator
+    from ppg_models.data.batch_io import write_batch
+    from ppg_models.lake.dataset import load_version
+    from ppg_models.lake.intake import process_file
+    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.lake.store import Lake
+    from ppg_models.sim.simulate import simulate_batch
+    from ppg_models.training.run import run_training
+
+    lake, policy = Lake(home / "lake"), IngestPolicy()
+    validator = GxValidator(lake.root / "gx", policy)
+    for i, source in enumerate(("icu", "wearable", "sleep-lab")):
+        path = write_batch(simulate_batch(source, 5, i, 150), lake.incoming / f"{source}.parquet")
+        process_file(path, lake, policy, validator)
+    version = load_version(lake).version
+    runs = {}
+    for balancer, protected in (("pcgrad", "af"), ("famo", None)):
+        config = TrainConfig.from_dict(
+            {
+                "data": {"dataset": version},
+                "balancer": {"name": balancer, "protected": protected},
+                "optim": {"epochs": 1, "batch_size": 32},
+                "seed": 1,
+                "bootstrap": 50,
+                "out_dir": str(home / "runs" / balancer),
+            }
+        )
+        runs[balancer] = (run_training(config, resume=False), config)
+    return World(home, runs)
