@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,3 +61,21 @@ def build_world(home: Path) -> World:
         )
         runs[balancer] = (run_training(config, resume=False), config)
     return World(home, runs)
+
+
+def assert_consistent():
+    """The audit chain verifies, and each decision's aliases-before are the previous one's aliases-after."""
+    from registry import audit
+    from registry.promotion import audit_head
+    from registry.tracking import alias_version, client
+
+    assert audit.verify(audit_head()) == []
+    entries = audit.entries()
+    for before, after in itertools.pairwise(entries):
+        assert after.body["aliases_before"] == before.body["aliases_after"], (before.seq, after.seq)
+    c = client()
+    if entries:
+        assert entries[-1].body["aliases_after"] == {
+            "champion": alias_version(c, "champion"),
+            "challenger": alias_version(c, "challenger"),
+        }

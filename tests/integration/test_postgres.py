@@ -1,7 +1,22 @@
-"""The production database is reachable and a fresh database per test run works (later: MLflow, Prefect)."""
+"""The production configuration for real: an MLflow tracking server on PostgreSQL, the registry database
+on PostgreSQL, and train -> register -> gate -> approve -> rollback over HTTP, including races."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from registry_world import LENIENT, assert_consistent, build_world
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.mark.postgres
@@ -15,3 +30,125 @@ def test_fresh_database_through_sqlalchemy_and_psycopg3(postgres_database):
         version = conn.execute(sa.text("show server_version_num")).scalar_one()
     assert int(version) >= 130000
     engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"mlflow server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"mlflow server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def mlflow_server(postgres_database, tmp_path):
+    port = _free_port()
+    log = tmp_path / "mlflow-server.log"
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [
+        str(mlflow), "server",
+        "--backend-store-uri", postgres_database,
+        "--artifacts-destination", str(tmp_path / "server-artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url, postgres_database
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_train_register_gate_approve_rollback_over_http_with_races(mlflow_server, tmp_path, monkeypatch):
+    url, database = mlflow_server
+    monkeypatch.setenv("PPG_HOME", str(tmp_path / "home"))
+    world = build_world(tmp_path / "home")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("PPG_REGISTRY_DB", database)
+
+    from registry.gates.policy import GatePolicy
+    from registry.promotion import PromotionError, approve, rollback
+    from registry.registration import register_run
+    from registry.tracking import alias_version, client
+    from registry.users import add_user, authenticate
+    from registry.versions import load_model, resolve
+
+    assert client().tracking_uri == url
+    add_user("root", "admin", "root-password", None)
+    root = authenticate("root", "root-password")
+    for name, role in (("tina", "trainer"), ("alex", "approver"), ("ana", "approver")):
+        add_user(name, role, f"{name}-password-1", root)
+    tina, alex, ana = (authenticate(n, f"{n}-password-1") for n in ("tina", "alex", "ana"))
+    policy = GatePolicy.from_dict(LENIENT)
+
+    def register(balancer: str):
+        run, config = world.runs[balancer]
+        return register_run(run, config, tina, policy)
+
+    first = register("pcgrad")
+    assert first.status == "challenger"
+    assert resolve(first.version).source.startswith("runs:/") or "models:/" in resolve(first.version).source
+    run = client().get_run(resolve(first.version).run_id)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:"), "artifacts travel over HTTP"
+    approve(first.version, alex, policy)
+    model, mv = load_model("champion")  # downloaded over HTTP, hash-checked
+    assert mv.version == first.version
+    assert model.tasks
+
+    results, errors = [], []
+
+    def run_it(fn, *args):
+        try:
+            results.append(fn(*args))
+        except Exception as exc:  # checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run_it, args=(register, b)) for b in ("pcgrad", "famo")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    racing = sorted(r.version for r in results)
+    assert all(r.champion == first.version for r in results), "both judged against the champion"
+    results.clear()
+    threads = [
+        threading.Thread(target=run_it, args=(approve, v, who, policy))
+        for v, who in zip(racing, (alex, ana), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1, "exactly one racing approval wins"
+    assert len(errors) == 1
+    assert isinstance(errors[0], PromotionError)
+    winner = alias_version(client(), "champion")
+    assert winner in racing
+    after = rollback(alex, "field report")
+    assert after["champion"] == first.version
+    assert resolve(winner).tags["ppg.status"] == "rolled-back"
+    assert_consistent()
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    assert {"ppg_users", "ppg_audit", "ppg_champions", "registered_models", "model_versions"} <= tables

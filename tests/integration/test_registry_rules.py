@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import pytest
-from registry_world import LENIENT, build_world
+from registry_world import LENIENT, assert_consistent, build_world
 
 from ppg_models.training.checkpoint import ModelIntegrityError
 from registry import audit
 from registry.gates.policy import GatePolicy
 from registry.gating import gate_version
-from registry.promotion import PromotionError, approve, audit_head, reject, rollback
+from registry.promotion import PromotionError, approve, reject, rollback
 from registry.registration import register_run
 from registry.tracking import alias_version, client
 from registry.users import add_user, authenticate
@@ -62,20 +61,6 @@ def _register(world, people, balancer="pcgrad", who="tina", policy=POLICY):
     return register_run(run, config, people[who], policy)
 
 
-def _assert_consistent():
-    """The audit chain verifies, and each decision's aliases-before are the previous one's aliases-after."""
-    assert audit.verify(audit_head()) == []
-    entries = audit.entries()
-    for before, after in itertools.pairwise(entries):
-        assert after.body["aliases_before"] == before.body["aliases_after"], (before.seq, after.seq)
-    c = client()
-    if entries:
-        assert entries[-1].body["aliases_after"] == {
-            "champion": alias_version(c, "champion"),
-            "challenger": alias_version(c, "challenger"),
-        }
-
-
 def test_register_gate_approve_compare_and_load(world, people):
     first = _register(world, people)
     assert (first.status, first.verdict.outcome, first.champion) == ("challenger", "pass", None)
@@ -105,7 +90,7 @@ def test_register_gate_approve_compare_and_load(world, people):
     table = compare(first.version, second.version)
     assert table["same_windows"]
     assert {r["task"] for r in table["rows"]} == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
-    _assert_consistent()
+    assert_consistent()
 
 
 def test_the_trainer_cannot_approve_their_own_model(world, people):
@@ -131,7 +116,7 @@ def test_a_rejected_version_can_never_be_promoted(world, people):
     assert again.status == "rejected-by-gate", "a later passing verdict does not undo a gate rejection"
     with pytest.raises(PromotionError, match="can never be promoted"):
         approve(by_gate.version, people["alex"], POLICY)
-    _assert_consistent()
+    assert_consistent()
 
 
 def test_approval_needs_a_passing_verdict_under_the_current_policy_and_champion(world, people):
@@ -147,7 +132,7 @@ def test_approval_needs_a_passing_verdict_under_the_current_policy_and_champion(
     assert regated.champion == a.version
     approve(b.version, people["alex"], POLICY)
     assert alias_version(client(), "champion") == b.version
-    _assert_consistent()
+    assert_consistent()
 
 
 def test_rollback_restores_the_previous_champion(world, people):
@@ -163,7 +148,7 @@ def test_rollback_restores_the_previous_champion(world, people):
         rollback(people["alex"], "again")
     actions = [e.action for e in audit.entries()]
     assert actions[-1] == "rollback"
-    _assert_consistent()
+    assert_consistent()
 
 
 def test_loading_refuses_weights_changed_in_the_artifact_store(world, people):
@@ -212,4 +197,4 @@ def test_racing_approvals_and_registrations_stay_consistent(world, people):
     assert isinstance(errors[0], PromotionError), errors
     assert "re-judge" in str(errors[0])
     assert alias_version(client(), "champion") in versions
-    _assert_consistent()
+    assert_consistent()
