@@ -18,8 +18,12 @@ EXPERIMENT = os.environ.get("PPG_EXPERIMENT", "ppg-multitask")
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs or JSON output
-for _name in ("mlflow", "alembic"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+def quiet_mlflow() -> None:
+    """MLflow's INFO lines (table creation, signature inference) stay out of the command line's output."""
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def tracking_uri() -> str:

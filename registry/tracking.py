@@ -10,6 +10,8 @@ from mlflow.exceptions import MlflowException
 
 from registry import settings
 
+settings.quiet_mlflow()
+
 
 def client() -> MlflowClient:
     uri = settings.tracking_uri()

@@ -30,8 +30,19 @@ def test_demo_runs_end_to_end_and_prints_the_table(tmp_path):
     assert "quarantined" in result.stdout
     assert "site-fault" in result.stdout.split("quarantined")[1].splitlines()[0]
     assert list((lake / "incoming").iterdir()) == []
-    assert "| af | " in result.stdout.split("4. train")[1], "the trained model's report includes AF"
-    assert (tmp_path / "home" / "runs" / "demo" / "model" / "model.json").is_file()
+    registry = result.stdout.split("4. train, register, gate")[1]
+    assert "version 1: gate" in registry
+    assert "version 2: gate" in registry
+    assert "against champion v1" in registry, "the second model is judged against the first"
+    assert "| af | auroc (primary) |" in registry, "the comparison table covers AF"
+    assert "ppg approve 2 --user demo-approver" in registry or "cannot be approved" in registry
+    for balancer in ("pcgrad", "famo"):
+        assert (tmp_path / "home" / "runs" / f"demo-{balancer}" / "model" / "model.json").is_file()
+    audit = subprocess.run(
+        [str(PPG), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "chain and anchor verified" in audit.stdout
 
 
 @pytest.mark.slow
@@ -50,3 +61,5 @@ def test_demo_json_is_machine_readable(tmp_path):
     assert set(payload["test"]) == {"hr", "spo2", "rr", "sbp", "dbp", "af"}
     assert payload["ingest"]["counts"]["quarantined"] == 1
     assert payload["dataset_version"].startswith("ds-")
+    assert payload["registry"]["versions"] == ["1", "2"]
+    assert payload["registry"]["verdicts"][1]["champion"] == "v1"

@@ -34,7 +34,7 @@ def _config(tmp_path, **extra):
 def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path):
     result = runner.invoke(app, ["train", "--config", str(_config(tmp_path)), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # MLflow may log to stderr
     run = tmp_path / "run"
     for name in (
         "model/model.json",
