@@ -22,6 +22,7 @@ def _guard(fn, *args, **kwargs):
     """Run a registry call; its refusals become one clear error line and a non-zero exit."""
     from registry.gates.policy import GatePolicyError
     from registry.promotion import PromotionError
+    from registry.tracking import TrackingError
     from registry.users import AuthError
     from registry.versions import VersionNotFoundError
 
@@ -31,6 +32,8 @@ def _guard(fn, *args, **kwargs):
         raise fail(str(exc), 4) from None
     except (PromotionError, VersionNotFoundError, GatePolicyError, ValueError) as exc:
         raise fail(str(exc), 3) from None
+    except TrackingError as exc:
+        raise fail(f"MLflow: {exc.message}", 1) from None
 
 
 def users_add(
@@ -41,7 +44,7 @@ def users_add(
     """Add a user. The new password: PPG_NEW_PASSWORD, else the first line of stdin, else a prompt."""
     from registry.users import add_user
 
-    new = os.environ.get("PPG_NEW_PASSWORD") or read_password(name, "new password")
+    new = read_password(name, "new password", env="PPG_NEW_PASSWORD")
     acting = _guard(login, admin) if admin else None
     user = _guard(add_user, name, role, new, acting)
     stdout.print(f"added {user.name} ({user.role})")

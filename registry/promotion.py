@@ -25,6 +25,7 @@ from registry.gates.judge import Verdict
 from registry.gates.policy import GatePolicy
 from registry.tracking import alias_version, client, ensure_registered_model
 from registry.users import User
+from registry.versions import resolve
 
 CHAMPION, CHALLENGER = settings.CHAMPION, settings.CHALLENGER
 NEVER_PROMOTABLE = ("rejected-by-gate", "rejected")
@@ -76,11 +77,11 @@ def record_verdict(version: str, verdict: Verdict, champion: str | None, actor: 
     c = client()
     body = json.dumps(verdict.to_dict(), indent=1, sort_keys=True)
     verdict_sha = hashlib.sha256(body.encode()).hexdigest()
-    mv = c.get_model_version(settings.MODEL_NAME, version)
+    mv = resolve(version)
     c.log_text(mv.run_id, body, f"gate/verdict-{verdict.policy_sha256[:12]}-{verdict_sha[:12]}.json")
     with exclusive() as conn:
         before = _aliases(c)
-        status = c.get_model_version(settings.MODEL_NAME, version).tags.get("ppg.status", "registered")
+        status = resolve(version).tags.get("ppg.status", "registered")
         new_status = status
         if status not in NEVER_PROMOTABLE and before[CHAMPION] != version:
             new_status = STATUS_AFTER_GATE[verdict.outcome]
@@ -121,7 +122,7 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
     c = client()
     with exclusive() as conn:
         before = _aliases(c)
-        tags = c.get_model_version(settings.MODEL_NAME, version).tags
+        tags = resolve(version).tags
         status = tags.get("ppg.status", "registered")
         if status in NEVER_PROMOTABLE:
             raise PromotionError(f"version {version} is {status} and can never be promoted")
@@ -163,6 +164,7 @@ def reject(version: str, user: User, reason: str) -> None:
     if not reason.strip():
         raise PromotionError("a rejection needs a reason")
     c = client()
+    resolve(version)  # raises VersionNotFoundError for an unknown version
     with exclusive() as conn:
         before = _aliases(c)
         if before[CHAMPION] == version:

@@ -12,6 +12,8 @@ from registry import settings
 
 settings.quiet_mlflow()
 
+TrackingError = MlflowException  # what callers outside registry catch, without importing mlflow
+
 
 def client() -> MlflowClient:
     uri = settings.tracking_uri()

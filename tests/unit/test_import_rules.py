@@ -19,8 +19,8 @@ FORBIDDEN = {
         "dashboard",
     },
     "registry": {"prefect", "ray", "streamlit", "great_expectations", "flows", "dashboard"},
-    "dashboard": {"flows", "prefect", "ray", "great_expectations"},
-    "flows": {"streamlit", "dashboard"},
+    "dashboard": {"flows", "prefect", "ray", "great_expectations", "mlflow", "sqlalchemy"},
+    "flows": {"streamlit", "dashboard", "mlflow", "sqlalchemy"},  # MLflow I/O goes through registry
 }
 
 

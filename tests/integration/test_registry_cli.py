@@ -1,0 +1,67 @@
+"""The registry's commands as a user runs them: passwords from the environment or stdin, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def _ppg(*args: str, stdin: str | None = None, **env: str):
+    return runner.invoke(app, list(args), input=stdin, env=env)
+
+
+def test_users_passwords_and_audit_from_the_command_line():
+    first = _ppg("users", "add", "root", "--role", "admin", stdin="root-password\n")
+    assert first.exit_code == 0, first.output
+    refused = _ppg("users", "add", "tina", "--role", "trainer", stdin="tina-password\n")
+    assert refused.exit_code == 4
+    assert "needs an authenticated admin" in refused.output
+    wrong = _ppg(
+        "users", "add", "tina", "--role", "trainer", "--admin", "root",
+        PPG_PASSWORD="not-the-password", PPG_NEW_PASSWORD="tina-password",
+    )  # fmt: skip
+    assert wrong.exit_code == 4
+    assert "wrong user name or password" in wrong.output
+    added = _ppg(
+        "users", "add", "tina", "--role", "trainer", "--admin", "root",
+        PPG_PASSWORD="root-password", PPG_NEW_PASSWORD="tina-password",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = json.loads(_ppg("users", "list", "--json").stdout)
+    assert [(u["name"], u["role"]) for u in listed] == [("root", "admin"), ("tina", "trainer")]
+    assert "password" not in json.dumps(listed)
+    not_allowed = _ppg("rollback", "--user", "tina", "--reason", "x", PPG_PASSWORD="tina-password")
+    assert not_allowed.exit_code == 4
+    assert "may not rollback" in not_allowed.output
+    missing = _ppg("approve", "7", "--user", "root", PPG_PASSWORD="root-password")
+    assert missing.exit_code == 3
+    assert "no version '7'" in missing.output
+    assert _ppg("models", "list").exit_code == 0
+
+
+def test_audit_verify_exit_codes():
+    from registry.db import exclusive
+
+    ok = _ppg("audit", "verify", "--json")
+    assert ok.exit_code == 0
+    assert json.loads(ok.stdout)["ok"]
+    from registry import audit
+
+    with exclusive() as conn:
+        audit.append(conn, "alex", "approve", "1", {"verdict_sha256": "0" * 64})
+        audit.append(conn, "alex", "approve", "2", {"verdict_sha256": "1" * 64})
+    from sqlalchemy import update
+
+    from registry.db import audit as table
+
+    with exclusive() as conn:
+        conn.execute(update(table).where(table.c.seq == 1).values(version="9"))
+    bad = _ppg("audit", "verify")
+    assert bad.exit_code == 5
+    assert "TAMPERED" in bad.output
+    assert "entry 1" in bad.output
