@@ -76,20 +76,46 @@ def _unit_hash(seed: int, subject: str) -> float:
 
 
 def split_by_subject(
-    subjects: Sequence[str], fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0
+    subjects: Sequence[str],
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+    strata: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Window indices of train/val/test; every subject lands wholly in one part (stable for a seed)."""
+    """Window indices of train/val/test; every subject lands wholly in one part (stable for a seed).
+
+    Without ``strata`` each subject's part follows its hash. With ``strata`` (subject -> stratum, e.g.
+    source and AF status) the subjects of each stratum, in hash order, are cut at the fractions, so
+    that every part gets its share of each stratum: a test set always holds AF subjects when there are
+    a few.
+    """
     if abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
     subjects = np.asarray(subjects)
     unique = np.unique(subjects)
-    u = np.array([_unit_hash(seed, s) for s in unique])
+    u = {s: _unit_hash(seed, s) for s in unique}
+    if strata is not None:
+        groups: dict[str, list[str]] = {}
+        for s in unique:
+            groups.setdefault(strata.get(s, ""), []).append(s)
+        for members in groups.values():
+            members.sort(key=u.get)
+            u.update({s: (rank + 0.5) / len(members) for rank, s in enumerate(members)})
     edges = np.cumsum(fractions)
-    part_of = {
-        s: SPLITS[int(np.searchsorted(edges, v, side="right"))] for s, v in zip(unique, u, strict=True)
-    }
+    part_of = {s: SPLITS[min(int(np.searchsorted(edges, u[s], side="right")), 2)] for s in unique}
     parts = np.array([part_of[s] for s in subjects])
     return {name: np.flatnonzero(parts == name) for name in SPLITS}
+
+
+def subject_strata(windows: WindowSet) -> dict[str, str]:
+    """Subject -> "source/AF status" (af, no-af, or unlabeled), for stratified subject splits."""
+    frame = pd.DataFrame(
+        {"subject": windows.meta["subject_id"], "source": windows.meta["source"], "af": windows.labels["af"]}
+    )
+    grouped = frame.groupby("subject", sort=False)
+    source = grouped["source"].first()
+    positive = grouped["af"].max()  # NaN when the subject has no AF label at all
+    status = np.where(positive.isna(), "unlabeled", np.where(positive > 0, "af", "no-af"))
+    return {s: f"{src}/{st}" for s, src, st in zip(source.index, source, status, strict=True)}
 
 
 def check_disjoint(subjects_by_part: dict[str, Sequence[str]]) -> None:

@@ -26,6 +26,7 @@ from ppg_models.training.data import (
     check_disjoint,
     load_windows,
     split_by_subject,
+    subject_strata,
     windows_from_table,
 )
 from ppg_models.training.trainer import Progress, TrainResult, train
@@ -67,7 +68,8 @@ def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
             "data: give both val_paths and test_paths, or neither (then the split is by subject)"
         )
     else:
-        idx = split_by_subject(main.meta["subject_id"].tolist(), data.fractions, config.seed)
+        strata = subject_strata(main)
+        idx = split_by_subject(main.meta["subject_id"].tolist(), data.fractions, config.seed, strata)
         parts = {name: main.subset(i) for name, i in idx.items()}
     check_disjoint({name: ws.meta["subject_id"].tolist() for name, ws in parts.items()})
     empty = [name for name, ws in parts.items() if len(ws) == 0]

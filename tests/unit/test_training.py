@@ -138,3 +138,15 @@ def test_history_logs_per_task_losses_and_balancer_weights(tmp_path, windows):
     assert result.affinity.shape == (6, 6)
     assert np.isnan(result.affinity[5, 1]), "AF and SpO2 are never labeled together in the simulated sources"
     assert np.isfinite(result.affinity[0, 1])
+
+
+def test_stratified_split_puts_af_subjects_in_every_part():
+    subjects = [f"s{i}" for i in range(60) for _ in range(3)]
+    strata = {f"s{i}": ("wearable/af" if i % 10 == 0 else "wearable/no-af") for i in range(60)}
+    parts = split_by_subject(subjects, (0.6, 0.2, 0.2), seed=4, strata=strata)
+    for name, idx in parts.items():
+        af = {subjects[i] for i in idx if strata[subjects[i]] == "wearable/af"}
+        assert af, f"{name} has no AF subject"
+    again = split_by_subject(subjects, (0.6, 0.2, 0.2), seed=4, strata=strata)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    check_disjoint({k: [subjects[i] for i in v] for k, v in parts.items()})
