@@ -75,6 +75,24 @@ def _unit_hash(seed: int, subject: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _stratum_parts(members: list[str], fractions: tuple[float, float, float]) -> dict[str, str]:
+    """Parts for one stratum's subjects (in hash order): test first, then validation, then training.
+
+    Counts follow the fractions, but a stratum of two or more subjects always gives the test part one
+    (and of three or more, the validation part one), while training keeps at least one.
+    """
+    n = len(members)
+    n_test = max(round(n * fractions[2]), 1 if n >= 2 and fractions[2] > 0 else 0)
+    n_val = max(round(n * fractions[1]), 1 if n >= 3 and fractions[1] > 0 else 0)
+    while n_test + n_val >= n and n_test + n_val > 0:  # training keeps at least one subject
+        if n_val >= n_test and n_val > 0:
+            n_val -= 1
+        else:
+            n_test -= 1
+    parts = ["test"] * n_test + ["val"] * n_val + ["train"] * (n - n_test - n_val)
+    return dict(zip(members, parts, strict=True))
+
+
 def split_by_subject(
     subjects: Sequence[str],
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
@@ -84,24 +102,22 @@ def split_by_subject(
     """Window indices of train/val/test; every subject lands wholly in one part (stable for a seed).
 
     Without ``strata`` each subject's part follows its hash. With ``strata`` (subject -> stratum, e.g.
-    source and AF status) the subjects of each stratum, in hash order, are cut at the fractions, so
-    that every part gets its share of each stratum: a test set always holds AF subjects when there are
-    a few.
+    source and AF status) each stratum's subjects, in hash order, are shared out by the fractions
+    (``_stratum_parts``), so a test set holds AF subjects as soon as there are two.
     """
     if abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
     subjects = np.asarray(subjects)
     unique = np.unique(subjects)
     u = {s: _unit_hash(seed, s) for s in unique}
+    edges = np.cumsum(fractions)
+    part_of = {s: SPLITS[min(int(np.searchsorted(edges, u[s], side="right")), 2)] for s in unique}
     if strata is not None:
         groups: dict[str, list[str]] = {}
         for s in unique:
             groups.setdefault(strata.get(s, ""), []).append(s)
         for members in groups.values():
-            members.sort(key=u.get)
-            u.update({s: (rank + 0.5) / len(members) for rank, s in enumerate(members)})
-    edges = np.cumsum(fractions)
-    part_of = {s: SPLITS[min(int(np.searchsorted(edges, u[s], side="right")), 2)] for s in unique}
+            part_of.update(_stratum_parts(sorted(members, key=u.get), fractions))
     parts = np.array([part_of[s] for s in subjects])
     return {name: np.flatnonzero(parts == name) for name in SPLITS}
 
