@@ -84,18 +84,17 @@ def registry_stage(dataset: str, epochs: int, seed: int, say) -> dict[str, Any]:
     if installed:
         say(f"   demo gate policy installed at {policy_file} (relaxed: never use it for real models)")
     results, tests = [], {}
-    for balancer, protected in MODELS:
+    for index, (balancer, protected) in enumerate(MODELS):
         label = f"{balancer}" + (f", {protected} protected" if protected else "")
         say(f"   training ({label}, {epochs} epochs) on {dataset}, registering as demo-trainer")
         run, config = _train(dataset, balancer, protected, epochs, seed)
         result = register_run(run, config, users["demo-trainer"], policy)
         results.append(result)
-        tests[result.version] = {
-            t: {m: iv.value for m, iv in r.metrics.items()} for t, r in run.report.tasks.items()
-        }
+        tests[result.version] = _metrics(run.report)
         if say is not _silent:
             print_verdict(result, source, json_out=False)
-        if alias_version(client(), "champion") is None and result.status == "challenger":
+        first_champion = index == 0 and alias_version(client(), "champion") is None
+        if first_champion and result.status == "challenger":  # the last model is left for a person
             approve(result.version, users["demo-approver"], policy)
             say(f"   no champion yet: demo-approver approved v{result.version} as the first champion")
     return {
