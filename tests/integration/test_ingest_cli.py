@@ -41,6 +41,8 @@ def test_ingest_json_then_lake_listing(tmp_path):
     result = _ppg("ingest", str(drop), "--json", "--fail-on-quarantine", home=home)
     assert result.returncode == 3, result.stderr
     summary = json.loads(result.stdout)
+    assert "Calculating Metrics" not in result.stderr, "GX progress bars stay out of non-interactive output"
+    assert "%|" not in result.stderr
     assert summary["counts"]["quarantined"] == 1
     assert summary["counts"]["accepted"] + summary["counts"].get("accepted_with_drops", 0) == 1
     versions = json.loads(_ppg("lake", "versions", "--json", home=home).stdout)
