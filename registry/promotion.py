@@ -200,13 +200,6 @@ def rollback(user: User, reason: str) -> dict[str, str | None]:
     return _aliases(c)
 
 
-def champion_history() -> list[str]:
-    from registry.db import reading
-
-    with reading() as conn:
-        return [r.version for r in conn.execute(select(champions.c.version).order_by(champions.c.position))]
-
-
 def _now() -> str:
     from datetime import UTC, datetime
 

@@ -86,9 +86,6 @@ class IngestPolicy(_Strict):
                 raise ValueError(f"source {source!r} claims unknown tasks {unknown}; known: {TASK_NAMES}")
         return sources
 
-    def window_samples(self, fs: float) -> int:
-        return round(fs * self.window_seconds)
-
     @classmethod
     def from_yaml(cls, path: str | Path) -> IngestPolicy:
         path = Path(path)
