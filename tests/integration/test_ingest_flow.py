@@ -213,3 +213,35 @@ def test_dataset_versions_are_reproducible_and_tamper_evident(tmp_path):
         version_table(lake, first.version)
     with pytest.raises(DatasetError, match="unknown dataset version"):
         load_version(lake, "ds-0000")
+
+
+def test_a_transient_error_is_retried_by_the_task(prefect_server, monkeypatch):
+    import flows.ingest.flow as flow_module
+
+    real, calls = flow_module.process_file, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("NFS hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "process_file", flaky)
+    write_batch(clean_batch(), Lake().incoming / "a.parquet")
+    summary = flow_module.ingest_batches()
+    assert len(calls) == 2
+    assert [f["outcome"] for f in summary["files"]] == ["accepted"]
+
+
+def test_a_file_that_keeps_failing_stays_incoming_and_is_reported(prefect_server, monkeypatch):
+    import flows.ingest.flow as flow_module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(flow_module, "process_file", broken)
+    path = write_batch(clean_batch(), Lake().incoming / "a.parquet")
+    summary = flow_module.ingest_batches()
+    assert summary["counts"]["error"] == 1
+    assert "disk full" in summary["files"][0]["reasons"][0]
+    assert path.is_file(), "nothing is lost: the file waits for the next run"

@@ -198,3 +198,20 @@ def test_racing_approvals_and_registrations_stay_consistent(world, people):
     assert "re-judge" in str(errors[0])
     assert alias_version(client(), "champion") in versions
     assert_consistent()
+
+
+def test_predict_with_a_registered_version_from_the_command_line(world, people, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    _register(world, people)
+    batch = next((world.home / "lake" / "accepted").glob("*/batch.parquet"))
+    out = tmp_path / "estimates.csv"
+    result = CliRunner().invoke(app, ["predict", str(batch), "--registered", "challenger", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "weights SHA-256 verified" in result.stdout
+    assert out.read_text().startswith("window_id,")
+    missing = CliRunner().invoke(app, ["predict", str(batch), "--registered", "champion"])
+    assert missing.exit_code == 1
+    assert "no version 'champion'" in missing.output
