@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -39,9 +40,16 @@ def ingest_cmd(
             raise fail(str(exc), 2) from None
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory}: no such directory", 2)
-    summary = ingest_batches(
-        directory=str(directory) if directory else None, policy_path=str(policy) if policy else None
-    )
+    try:
+        summary = ingest_batches(
+            directory=str(directory) if directory else None, policy_path=str(policy) if policy else None
+        )
+    except (RuntimeError, OSError) as exc:
+        api = os.environ.get("PREFECT_API_URL")
+        where = (
+            f"the Prefect server at {api} (unset PREFECT_API_URL for the ephemeral one)" if api else "Prefect"
+        )
+        raise fail(f"the ingest flow could not run on {where}: {exc}") from None
     if json_out:
         print_json(summary)
     else:

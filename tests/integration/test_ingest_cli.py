@@ -50,3 +50,11 @@ def test_ingest_json_then_lake_listing(tmp_path):
     quarantined = _ppg("lake", "quarantine", home=home).stdout
     assert "broken.parquet" in quarantined
     assert "not a readable Parquet file" in quarantined
+
+
+def test_an_unreachable_prefect_server_is_a_clear_error(tmp_path):
+    env = {**os.environ, "PPG_HOME": str(tmp_path / "home"), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    result = subprocess.run([str(PPG), "ingest"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Prefect server at http://127.0.0.1:9/api" in result.stderr
+    assert "Traceback" not in result.stderr
