@@ -127,9 +127,9 @@ def rollback_cmd(user: UserOpt, reason: Annotated[str, typer.Option(help="Why.")
 def audit_verify(json_out: JsonOpt = False) -> None:
     """Check the audit log's hash chain and its anchor in the registry; exit 5 when it was tampered with."""
     from registry import audit
-    from registry.promotion import audit_head
+    from registry.promotion import alias_problems, audit_head
 
-    problems = audit.verify(audit_head())
+    problems = audit.verify(audit_head()) + _guard(alias_problems)
     count = len(audit.entries())
     if json_out:
         print_json({"entries": count, "ok": not problems, "problems": problems})
@@ -137,7 +137,7 @@ def audit_verify(json_out: JsonOpt = False) -> None:
         for p in problems:
             stdout.print(f"[red]TAMPERED[/red] {p}", highlight=False)
     else:
-        stdout.print(f"audit log intact: {count} entries, chain and anchor verified")
+        stdout.print(f"audit log intact: {count} entries, chain, anchor and aliases verified")
     if problems:
         raise typer.Exit(5)
 

@@ -65,6 +65,21 @@ def audit_head() -> str | None:
     return c.get_registered_model(settings.MODEL_NAME).tags.get("ppg.audit.head")
 
 
+def alias_problems() -> list[str]:
+    """Differences between MLflow's aliases and what the newest audit entry says they became."""
+    entries = audit.entries()
+    if not entries:
+        return []
+    c = client()
+    recorded, actual = entries[-1].body.get("aliases_after", {}), _aliases(c)
+    return [
+        f"alias {alias!r} is v{actual.get(alias)} in MLflow but v{recorded.get(alias)} after audit entry"
+        f" {entries[-1].seq} (moved outside the registry's decisions)"
+        for alias in (CHAMPION, CHALLENGER)
+        if actual.get(alias) != recorded.get(alias)
+    ]
+
+
 def record_registration(version: str, user: User, evidence: dict[str, Any]) -> None:
     user.require("register")
     c = client()

@@ -44,7 +44,7 @@ def test_demo_runs_end_to_end_and_prints_the_table(tmp_path):
         [str(PPG), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert "chain and anchor verified" in audit.stdout
+    assert "chain, anchor and aliases verified" in audit.stdout
 
 
 @pytest.mark.slow

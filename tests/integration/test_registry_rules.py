@@ -215,3 +215,16 @@ def test_predict_with_a_registered_version_from_the_command_line(world, people, 
     missing = CliRunner().invoke(app, ["predict", str(batch), "--registered", "champion"])
     assert missing.exit_code == 1
     assert "no version 'champion'" in missing.output
+
+
+def test_an_alias_moved_behind_the_registrys_back_is_reported(world, people):
+    from registry import settings
+    from registry.promotion import alias_problems
+
+    a = _register(world, people)
+    assert alias_problems() == []
+    client().set_registered_model_alias(settings.MODEL_NAME, "champion", a.version)  # no approval, no audit
+    problems = alias_problems()
+    assert len(problems) == 1
+    assert "'champion'" in problems[0]
+    assert "outside the registry" in problems[0]
