@@ -74,9 +74,9 @@ def demo(
     if not json_out:
         stdout.print(markdown_table(scores), highlight=False)
     say("[bold]4. train, register, gate[/bold] two models with different balancers (MLflow registry)")
-    from flows.demo_registry import _silent, approval_hint, registry_stage
+    from flows.demo_registry import approval_hint, quiet, registry_stage
 
-    stage = registry_stage(dataset.version, epochs, seed, _silent if json_out else say)
+    stage = registry_stage(dataset.version, epochs, seed, quiet if json_out else say)
     first, second = stage["versions"]
     if json_out:
         print_json(

@@ -91,7 +91,7 @@ def registry_stage(dataset: str, epochs: int, seed: int, say) -> dict[str, Any]:
         result = register_run(run, config, users["demo-trainer"], policy)
         results.append(result)
         tests[result.version] = _metrics(run.report)
-        if say is not _silent:
+        if say is not quiet:
             print_verdict(result, source, json_out=False)
         first_champion = index == 0 and alias_version(client(), "champion") is None
         if first_champion and result.status == "challenger":  # the last model is left for a person
@@ -125,5 +125,5 @@ def approval_hint(stage: dict[str, Any]) -> list[str]:
     ]
 
 
-def _silent(*_args) -> None:
+def quiet(*_args) -> None:
     return None

@@ -79,3 +79,23 @@ def assert_consistent():
             "champion": alias_version(c, "champion"),
             "challenger": alias_version(c, "challenger"),
         }
+
+
+def race(*calls: tuple) -> tuple[list, list]:
+    """Run each ``(fn, *args)`` on its own thread at once; returns (results, exceptions)."""
+    import threading
+
+    results, errors = [], []
+
+    def run(fn, *args):
+        try:
+            results.append(fn(*args))
+        except Exception as exc:  # returned to the test, which checks them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors

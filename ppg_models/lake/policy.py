@@ -7,14 +7,13 @@ which tasks each source claims to label, drift limits and the largest file accep
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.data.quality import FEATURES
 from ppg_models.tasks import TASK_NAMES
+from ppg_models.yaml_config import YamlConfig
 
 
 class PolicyError(ValueError):
@@ -58,7 +57,10 @@ DEFAULT_QUALITY = {
 }
 
 
-class IngestPolicy(_Strict):
+class IngestPolicy(_Strict, YamlConfig):
+    config_error: ClassVar[type[ValueError]] = PolicyError
+    config_kind: ClassVar[str] = "ingest policy"
+
     sampling_rates: list[float] = Field([100.0, 125.0, 250.0], min_length=1)
     window_seconds: float = Field(10.0, gt=0)
     max_file_bytes: int = Field(4 * 2**30, gt=0)
@@ -85,23 +87,3 @@ class IngestPolicy(_Strict):
             if unknown:
                 raise ValueError(f"source {source!r} claims unknown tasks {unknown}; known: {TASK_NAMES}")
         return sources
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> IngestPolicy:
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyError(f"{path}: cannot read the ingest policy ({exc})") from None
-        return cls.from_dict(raw, str(path))
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "<policy>") -> IngestPolicy:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            fields = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            )
-            raise PolicyError(f"{source}: invalid ingest policy: {fields}") from None

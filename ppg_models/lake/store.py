@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from ppg_models.files import atomic_write_json, fsync_dir
+from ppg_models.files import atomic_write_json, fsync_dir, sha256_file
 from ppg_models.home import home_path
 from ppg_models.lake.locks import claim, commit_lock, is_claimed
 
@@ -176,8 +176,6 @@ def _regular(path: Path) -> bool:
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
-    from ppg_models.files import sha256_file
-
     return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
 
 

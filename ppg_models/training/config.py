@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.tasks import TASK_NAMES
+from ppg_models.yaml_config import YamlConfig
 
 
 class ConfigError(ValueError):
@@ -73,7 +72,10 @@ class OptimConfig(_Strict):
     grad_clip: float = Field(5.0, gt=0)
 
 
-class TrainConfig(_Strict):
+class TrainConfig(_Strict, YamlConfig):
+    config_error: ClassVar[type[ValueError]] = ConfigError
+    config_kind: ClassVar[str] = "training configuration"
+
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     balancer: BalancerConfig = Field(default_factory=BalancerConfig)
@@ -95,27 +97,3 @@ class TrainConfig(_Strict):
         if self.balancer.protected and self.balancer.protected not in self.model.tasks:
             raise ValueError(f"balancer.protected {self.balancer.protected!r} is not one of model.tasks")
         return self
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        return cls.from_dict(raw, source=str(path))
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "<config>") -> TrainConfig:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            lines = [
-                f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            ]
-            raise ConfigError(f"{source}: " + "; ".join(lines)) from None

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.evaluation.report import SUBGROUP_ATTRIBUTES
 from ppg_models.tasks import TASK_NAMES, get_task
+from ppg_models.yaml_config import YamlConfig
 
 
 class GatePolicyError(ValueError):
@@ -100,7 +99,10 @@ def _default_subgroups() -> list[SubgroupGate]:
     ]
 
 
-class GatePolicy(_Strict):
+class GatePolicy(_Strict, YamlConfig):
+    config_error: ClassVar[type[ValueError]] = GatePolicyError
+    config_kind: ClassVar[str] = "gate policy"
+
     tasks: dict[str, TaskGate] = Field(default_factory=_default_tasks)
     subgroups: list[SubgroupGate] = Field(default_factory=_default_subgroups)
     insufficient_blocks: bool = Field(True, description="Too little evidence blocks promotion.")
@@ -125,23 +127,3 @@ class GatePolicy(_Strict):
     def sha256(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> GatePolicy:
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise GatePolicyError(f"{path}: cannot read the gate policy ({exc})") from None
-        return cls.from_dict(raw, str(path))
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "<policy>") -> GatePolicy:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            fields = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            )
-            raise GatePolicyError(f"{source}: invalid gate policy: {fields}") from None

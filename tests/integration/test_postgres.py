@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from registry_world import LENIENT, assert_consistent, build_world
+from registry_world import LENIENT, assert_consistent, build_world, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -113,31 +112,11 @@ def test_train_register_gate_approve_rollback_over_http_with_races(mlflow_server
     assert mv.version == first.version
     assert model.tasks
 
-    results, errors = [], []
-
-    def run_it(fn, *args):
-        try:
-            results.append(fn(*args))
-        except Exception as exc:  # checked below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run_it, args=(register, b)) for b in ("pcgrad", "famo")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = race((register, "pcgrad"), (register, "famo"))
     assert not errors, errors
     racing = sorted(r.version for r in results)
     assert all(r.champion == first.version for r in results), "both judged against the champion"
-    results.clear()
-    threads = [
-        threading.Thread(target=run_it, args=(approve, v, who, policy))
-        for v, who in zip(racing, (alex, ana), strict=True)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = race(*[(approve, v, who, policy) for v, who in zip(racing, (alex, ana), strict=True)])
     assert len(results) == 1, "exactly one racing approval wins"
     assert len(errors) == 1
     assert isinstance(errors[0], PromotionError)

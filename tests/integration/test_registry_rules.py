@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from registry_world import LENIENT, assert_consistent, build_world
+from registry_world import LENIENT, assert_consistent, build_world, race
 
 from ppg_models.training.checkpoint import ModelIntegrityError
 from registry import audit
@@ -166,32 +164,13 @@ def test_loading_refuses_weights_changed_in_the_artifact_store(world, people):
 def test_racing_approvals_and_registrations_stay_consistent(world, people):
     base = _register(world, people)
     approve(base.version, people["alex"], POLICY)
-    results, errors = [], []
-
-    def run(fn, *args):
-        try:
-            results.append(fn(*args))
-        except Exception as exc:  # collected and checked below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(_register, world, people, b)) for b in ("pcgrad", "famo")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = race(*[(_register, world, people, b) for b in ("pcgrad", "famo")])
     assert not errors, errors
     versions = sorted(r.version for r in results)
     assert len(set(versions)) == 2
     assert alias_version(client(), "challenger") in versions
-    results.clear()
-    threads = [
-        threading.Thread(target=run, args=(approve, v, people[p], POLICY))
-        for v, p in zip(versions, ("alex", "ana"), strict=True)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    calls = [(approve, v, people[p], POLICY) for v, p in zip(versions, ("alex", "ana"), strict=True)]
+    results, errors = race(*calls)
     assert len(results) == 1, "exactly one approval wins"
     assert len(errors) == 1
     assert isinstance(errors[0], PromotionError), errors
