@@ -48,7 +48,7 @@ def _stages(path: Path, policy) -> dict[str, float]:
     from ppg_models.data.batch_io import read_table
     from ppg_models.data.schema import row_problems
     from ppg_models.files import sha256_file
-    from ppg_models.lake.window_frame import window_frame
+    from ppg_models.ingest.window_frame import window_frame
 
     out = {}
     t = time.perf_counter()
@@ -70,11 +70,11 @@ def _stages(path: Path, policy) -> dict[str, float]:
 def _one_size(n: int, root: Path) -> dict:
     from flows.ingest.gx_validator import GxValidator
     from ppg_models.data.batch_io import write_batch
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
     from ppg_models.lake.store import Lake
 
-    lake, policy = Lake(root / f"lake-{n}"), IngestPolicy()
+    lake, policy = Lake.create(root / f"lake-{n}"), IngestPolicy()
     validator = GxValidator(lake.root / "gx", policy)
     reference = write_batch(_batch(1000, seed=99), lake.incoming / "reference.parquet")
     process_file(reference, lake, policy, validator)

@@ -27,7 +27,7 @@ def small_batch(source: str = "icu", index: int = 0, windows: int = 60) -> pa.Ta
 
 def clean_batch(source: str = "icu", index: int = 0, windows: int = 60) -> pa.Table:
     """A batch without the simulator's few clipped windows, so that it is accepted whole."""
-    from ppg_models.lake.window_frame import window_frame
+    from ppg_models.ingest.window_frame import window_frame
 
     table = small_batch(source, index, windows * 2)
     frame = window_frame(table, [100.0, 125.0, 250.0])

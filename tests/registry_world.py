@@ -34,19 +34,19 @@ def build_world(home: Path) -> World:
     """Ingest three simulated batches into a lake under ``home`` and train two one-epoch models."""
     from flows.ingest.gx_validator import GxValidator
     from ppg_models.data.batch_io import write_batch
-    from ppg_models.lake.dataset import load_version
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
+    from ppg_models.lake.dataset import record_version
     from ppg_models.lake.store import Lake
     from ppg_models.sim.simulate import simulate_batch
     from ppg_models.training.run import run_training
 
-    lake, policy = Lake(home / "lake"), IngestPolicy()
+    lake, policy = Lake.create(home / "lake"), IngestPolicy()
     validator = GxValidator(lake.root / "gx", policy)
     for i, source in enumerate(("icu", "wearable", "sleep-lab")):
         path = write_batch(simulate_batch(source, 5, i, 150), lake.incoming / f"{source}.parquet")
         process_file(path, lake, policy, validator)
-    version = load_version(lake).version
+    version = record_version(lake).version
     runs = {}
     for balancer, protected in (("pcgrad", "af"), ("famo", None)):
         config = TrainConfig.from_dict(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.policy import IngestPolicy
 from ppg_models.tasks import CHANNELS, ORDERED_LABELS, TASKS
 
 

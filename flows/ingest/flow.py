@@ -17,9 +17,10 @@ from prefect.context import get_run_context
 
 from flows.ingest.gx_validator import GxValidator
 from flows.ingest.report import markdown_report, summary_rows
-from ppg_models.lake.dataset import refresh
-from ppg_models.lake.intake import BatchOutcome, process_file
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.findings import Outcome
+from ppg_models.ingest.intake import BatchOutcome, process_file
+from ppg_models.ingest.policy import IngestPolicy
+from ppg_models.lake.dataset import record_version
 from ppg_models.lake.store import Lake
 
 RETRIES = 2
@@ -40,15 +41,20 @@ def _run_id() -> str:
 
 
 @flow(name="ingest-batches", validate_parameters=True)
-def ingest_batches(directory: str | None = None, policy_path: str | None = None) -> dict[str, Any]:
-    """Validate every file waiting in ``directory`` (default: lake/incoming) and file it in the lake."""
+def ingest_batches(directory: Path | None = None, policy: IngestPolicy | None = None) -> dict[str, Any]:
+    """Validate every file waiting in ``directory`` (default: lake/incoming) and file it in the lake.
+
+    ``policy`` is the typed ingest policy (the Prefect UI renders it as a form); None: the defaults.
+    """
     logger = get_run_logger()
-    lake = Lake()
-    policy = IngestPolicy.from_yaml(policy_path) if policy_path else IngestPolicy()
+    lake = Lake.create()
+    policy = policy or IngestPolicy()
     source_dir = Path(directory) if directory else lake.incoming
     if not source_dir.is_dir():
         raise FileNotFoundError(f"{source_dir}: no such directory")
     lake.clean_staging()
+    with lake.commit_lock():
+        lake.reconcile()
     validator = GxValidator(lake.root / "gx", policy)
     run_id = _run_id()
     outcomes: list[BatchOutcome] = []
@@ -60,14 +66,14 @@ def ingest_batches(directory: str | None = None, policy_path: str | None = None)
             outcome = state.result()
         else:
             outcome = BatchOutcome(
-                path.name, "error", reasons=[f"failed after {RETRIES} retries: {state.message}"]
+                path.name, Outcome.ERROR, reasons=[f"failed after {RETRIES} retries: {state.message}"]
             )
         logger.info("%s: %s", path.name, outcome.outcome)
         outcomes.append(outcome)
     left = [str(p) for p in lake.others(source_dir)]
     docs = validator.build_docs()
     with lake.commit_lock():
-        version = refresh(lake)
+        version = record_version(lake)  # one dataset version per run, when anything changed
     summary = {
         "run_id": run_id,
         "directory": str(source_dir),

@@ -17,9 +17,9 @@ import pandas as pd
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 from flows.ingest.expectations import build_suite
-from ppg_models.lake.findings import Finding
+from ppg_models.ingest.findings import Finding
+from ppg_models.ingest.policy import IngestPolicy
 from ppg_models.lake.locks import commit_lock
-from ppg_models.lake.policy import IngestPolicy
 
 RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False}
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -104,7 +104,7 @@ def _batch_definition(context):
 
 
 class GxValidator:
-    """A ``Validator`` for ``ppg_models.lake.intake.process_file`` backed by a file GX context."""
+    """A ``Validator`` for ``ppg_models.ingest.intake.process_file`` backed by a file GX context."""
 
     def __init__(self, root: Path, policy: IngestPolicy) -> None:
         self.root, self.policy = root, policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ppg_models.lake.intake import BatchOutcome
+from ppg_models.ingest.intake import BatchOutcome
 
 REASONS_SHOWN = 3
 

@@ -15,7 +15,7 @@ import pytest
 from lake_helpers import clean_batch, places_of, sha, small_batch, with_labels, write_good
 
 from ppg_models.data.batch_io import write_batch
-from ppg_models.lake.dataset import DatasetError, load_version, version_table, versions
+from ppg_models.lake.dataset import DatasetError, load_version, record_version, version_table, versions
 from ppg_models.lake.store import Lake
 from ppg_models.sim.defects import corrupt_batch
 
@@ -58,7 +58,7 @@ def test_directory_of_good_and_bad_files(prefect_server, tmp_path):
 
     digests = _mixed_directory(tmp_path / "drop")
     summary = ingest_batches(directory=str(tmp_path / "drop"))
-    lake = Lake()
+    lake = Lake.create()
     outcomes = {f["file"]: f for f in summary["files"]}
     assert set(outcomes) == set(digests), "every waiting file was processed once"
     for name, digest in digests.items():
@@ -93,7 +93,7 @@ def test_directory_of_good_and_bad_files(prefect_server, tmp_path):
 def test_resending_the_same_bytes_is_recognised(prefect_server, tmp_path):
     from flows.ingest.flow import ingest_batches
 
-    lake = Lake()
+    lake = Lake.create()
     path = write_batch(clean_batch(), lake.incoming / "a.parquet")
     first = ingest_batches()
     shutil.copy(
@@ -110,12 +110,14 @@ def test_resending_the_same_bytes_is_recognised(prefect_server, tmp_path):
 def _run_lake_loop(home: str, directory: str, out: str) -> None:
     os.environ["PPG_HOME"] = home
     from flows.ingest.gx_validator import GxValidator
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
 
-    lake, policy = Lake(), IngestPolicy()
+    lake, policy = Lake.create(), IngestPolicy()
     validator = GxValidator(lake.root / "gx", policy)
     results = [process_file(p, lake, policy, validator).to_dict() for p in lake.pending(Path(directory))]
+    with lake.commit_lock():
+        record_version(lake)  # as the flow does at the end of a run
     Path(out).write_text(json.dumps(results))
 
 
@@ -135,7 +137,7 @@ def test_two_runs_at_once_on_one_directory(tmp_path, ppg_home):
     for p in procs:
         p.join(180)
         assert p.exitcode == 0
-    lake = Lake()
+    lake = Lake.create()
     for name, digest in digests.items():
         assert places_of(lake, digest) == ["accepted"], name
     results = [r for i in range(2) for r in json.loads((tmp_path / f"out{i}.json").read_text())]
@@ -149,10 +151,10 @@ def test_two_runs_at_once_on_one_directory(tmp_path, ppg_home):
 
 def test_a_crash_after_the_move_is_finished_by_the_next_run(tmp_path):
     from flows.ingest.gx_validator import GxValidator
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
 
-    lake, policy = Lake(), IngestPolicy()
+    lake, policy = Lake.create(), IngestPolicy()
     path = write_batch(clean_batch(), lake.incoming / "a.parquet")
     digest = sha(path)
     keep = tmp_path / "keep.parquet"
@@ -172,7 +174,7 @@ def test_a_lock_left_by_a_dead_process_is_broken(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    lake = Lake()
+    lake = Lake.create()
     path = write_batch(clean_batch(), lake.incoming / "a.parquet")
     lock = lake.root / "locks" / f"{sha(path)}.lock"
     import socket
@@ -187,17 +189,19 @@ def test_a_lock_left_by_a_dead_process_is_broken(tmp_path):
 
 def test_dataset_versions_are_reproducible_and_tamper_evident(tmp_path):
     from flows.ingest.gx_validator import GxValidator
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
 
-    lake, policy = Lake(), IngestPolicy()
+    lake, policy = Lake.create(), IngestPolicy()
     validator = GxValidator(lake.root / "gx", policy)
     process_file(write_good(clean_batch(index=0), lake.incoming / "a.parquet"), lake, policy, validator)
-    first = load_version(lake)
+    first = record_version(lake)
+    assert load_version(lake) == first, "latest is the newest recorded version"
     bad = with_labels(clean_batch(index=1), "hr", [0], 400.0)
     process_file(write_good(bad, lake.incoming / "b.parquet"), lake, policy, validator)
-    second = load_version(lake)
+    second = record_version(lake)
     assert first.version != second.version
+    assert second.seq > first.seq
     assert [v.version for v in versions(lake)] == [first.version, second.version]
     _, old = version_table(lake, first.version)
     _, again = version_table(lake, first.version)
@@ -227,7 +231,7 @@ def test_a_transient_error_is_retried_by_the_task(prefect_server, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(flow_module, "process_file", flaky)
-    write_batch(clean_batch(), Lake().incoming / "a.parquet")
+    write_batch(clean_batch(), Lake.create().incoming / "a.parquet")
     summary = flow_module.ingest_batches()
     assert len(calls) == 2
     assert [f["outcome"] for f in summary["files"]] == ["accepted"]
@@ -240,7 +244,7 @@ def test_a_file_that_keeps_failing_stays_incoming_and_is_reported(prefect_server
         raise OSError("disk full")
 
     monkeypatch.setattr(flow_module, "process_file", broken)
-    path = write_batch(clean_batch(), Lake().incoming / "a.parquet")
+    path = write_batch(clean_batch(), Lake.create().incoming / "a.parquet")
     summary = flow_module.ingest_batches()
     assert summary["counts"]["error"] == 1
     assert "disk full" in summary["files"][0]["reasons"][0]

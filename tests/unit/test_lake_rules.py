@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ppg_models.lake.drift import drift_findings, psi
-from ppg_models.lake.findings import Finding, decide
-from ppg_models.lake.policy import IngestPolicy, PolicyError
+from ppg_models.ingest.drift import drift_findings, psi
+from ppg_models.ingest.findings import Finding, decide
+from ppg_models.ingest.policy import IngestPolicy, PolicyError
 from ppg_models.tasks import TASKS
 
 

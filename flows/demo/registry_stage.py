@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ppg_models.home import home_path
+from ppg_models.home import home_dir
 
 DEMO_USERS = {"demo-admin": "admin", "demo-trainer": "trainer", "demo-approver": "approver"}
-DEMO_POLICY = Path(__file__).resolve().parents[1] / "docs" / "examples" / "gates-demo.yaml"
+DEMO_POLICY = Path(__file__).resolve().parents[2] / "docs" / "examples" / "gates-demo.yaml"
 MODELS = (("pcgrad", "af"), ("famo", None))  # (balancer, protected task)
 
 
@@ -27,7 +27,7 @@ def demo_users():
     """Log the demo users in, creating them (and their credentials file) on first use."""
     from registry.users import add_user, authenticate, list_users
 
-    path = home_path("registry") / "demo-credentials.json"
+    path = home_dir("registry") / "demo-credentials.json"
     creds = json.loads(path.read_text()) if path.is_file() else {}
     existing = {u["name"] for u in list_users()}
     if not creds and existing - set(DEMO_USERS):
@@ -46,7 +46,7 @@ def demo_users():
 
 
 def install_demo_policy() -> tuple[Path, bool]:
-    target = home_path("registry") / "gate-policy.yaml"
+    target = home_dir("registry") / "gate-policy.yaml"
     if target.is_file():
         return target, False
     shutil.copyfile(DEMO_POLICY, target)
@@ -65,14 +65,13 @@ def _train(dataset: str, balancer: str, protected: str | None, epochs: int, seed
             "optim": {"epochs": epochs, "batch_size": 32},
             "seed": seed,
             "name": name,
-            "out_dir": str(home_path("runs", name)),
+            "out_dir": str(home_dir("runs", name)),
         }
     )
     return run_training(config, resume=False), config
 
 
 def registry_stage(dataset: str, epochs: int, seed: int, say) -> dict[str, Any]:
-    from flows.registry_commands import print_verdict
     from registry.current_policy import current_policy
     from registry.promotion import approve
     from registry.registration import register_run
@@ -91,8 +90,8 @@ def registry_stage(dataset: str, epochs: int, seed: int, say) -> dict[str, Any]:
         result = register_run(run, config, users["demo-trainer"], policy)
         results.append(result)
         tests[result.version] = _metrics(run.report)
-        if say is not quiet:
-            print_verdict(result, source, json_out=False)
+        for line in result.summary_lines(source):
+            say(line)
         first_champion = index == 0 and alias_version(client(), "champion") is None
         if first_champion and result.status == "challenger":  # the last model is left for a person
             approve(result.version, users["demo-approver"], policy)
@@ -123,7 +122,3 @@ def approval_hint(stage: dict[str, Any]) -> list[str]:
         f"  .venv/bin/ppg approve {second} --user demo-approver",
         f"  (demo-approver's password: {stage['approver_password']}, kept in {stage['credentials_file']})",
     ]
-
-
-def quiet(*_args) -> None:
-    return None

@@ -19,11 +19,10 @@ import pandas as pd
 
 from ppg_models.data.schema import SCHEMA_VERSION
 from ppg_models.files import atomic_write_json, sha256_file
-from ppg_models.lake.dataset import refresh
-from ppg_models.lake.drift import drift_columns, drift_findings
-from ppg_models.lake.findings import Decision, Finding, decide
-from ppg_models.lake.inspect import Inspection, inspect_file
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.drift import drift_columns, drift_findings
+from ppg_models.ingest.findings import Decision, Finding, Outcome, decide
+from ppg_models.ingest.inspect import Inspection, inspect_file
+from ppg_models.ingest.policy import IngestPolicy
 from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, batch_id_of, is_safe_name
 
 #: (window frame, tasks the source claims, batch id) -> (findings, engine's raw result for the record)
@@ -33,7 +32,7 @@ Validator = Callable[[pd.DataFrame, list[str], str], tuple[list[Finding], dict[s
 @dataclass
 class BatchOutcome:
     file: str
-    outcome: str  # accepted | accepted_with_drops | quarantined | already_processed | skipped
+    outcome: Outcome
     batch_id: str | None = None
     sha256: str | None = None
     source: str | None = None
@@ -45,7 +44,7 @@ class BatchOutcome:
     location: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"outcome": str(self.outcome)}
 
 
 def policy_hash(policy: IngestPolicy) -> str:
@@ -58,11 +57,10 @@ def _now() -> str:
 
 def duplicate_findings(frame: pd.DataFrame, lake: Lake) -> list[Finding]:
     """Windows whose id is already in an accepted batch (call under the commit lock)."""
-    known = lake.accepted_windows(columns=[])
-    clash = known[known["window_id"].isin(frame["window_id"])]
-    if clash.empty:
+    clash = lake.index.clashes(frame["window_id"].astype(str))
+    if not clash:
         return []
-    batches = sorted(clash["batch_id"].unique())
+    batches = sorted(set(clash.values()))
     return [
         Finding(
             check="window_id_in_lake",
@@ -70,7 +68,7 @@ def duplicate_findings(frame: pd.DataFrame, lake: Lake) -> list[Finding]:
             observed=f"already accepted in batch {', '.join(batches)}",
             allowed="window ids unique across the lake",
             scope="window",
-            window_ids=tuple(sorted(set(clash["window_id"]))),
+            window_ids=tuple(sorted(clash)),
         )
     ]
 
@@ -132,11 +130,13 @@ def process_file(
     try:
         sha = sha256_file(path)
     except FileNotFoundError:  # another run filed it between our listing and now
-        return BatchOutcome(path.name, "skipped", reasons=["the file left the directory before it was read"])
+        return BatchOutcome(
+            path.name, Outcome.SKIPPED, reasons=["the file left the directory before it was read"]
+        )
     with lake.claim(sha) as owned:
         if not owned:
             return BatchOutcome(
-                path.name, "skipped", batch_id_of(sha), sha, reasons=["another run holds this file"]
+                path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["another run holds this file"]
             )
         done = lake.where(sha)
         if done is not None:
@@ -144,18 +144,19 @@ def process_file(
             stored = next(p for p in directory.iterdir() if p.name not in _RECORD_FILES)
             lake.forget_incoming(path, stored)
             return BatchOutcome(
-                path.name, "already_processed", batch_id_of(sha), sha, location=str(directory)
+                path.name, Outcome.ALREADY_PROCESSED, batch_id_of(sha), sha, location=str(directory)
             )
         if not path.exists():
             return BatchOutcome(
-                path.name, "skipped", batch_id_of(sha), sha, reasons=["the file left the directory"]
+                path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
         found = inspect_file(path, policy, sha)
         engine_result: dict[str, Any] = {}
         if found.frame is not None and found.source is not None:
             findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
             found.findings += findings
-            reference = lake.accepted_windows(found.source, columns=drift_columns(found.frame))
+            columns = drift_columns(found.frame)
+            reference = lake.recent_windows(found.source, columns, policy.drift.reference_windows)
             found.findings += drift_findings(found.frame, reference, policy)
         with lake.commit_lock():
             if found.frame is not None:
@@ -165,7 +166,6 @@ def process_file(
             place = ACCEPTED if decision.accepted else QUARANTINED
             writers = _writers(found, decision, record, engine_result)
             directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
-            refresh(lake)
     return BatchOutcome(
         file=path.name,
         outcome=decision.outcome,

@@ -11,15 +11,15 @@ from typing import Annotated
 
 import typer
 
-from flows.credentials import login, read_password
-from flows.output import fail, print_json, stdout
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="Who acts (an approver or admin).")]
+from flows.cli.credentials import login, read_password
+from flows.cli.options import JsonOpt, UserOpt
+from flows.cli.output import fail, print_json, stdout
 
 
 def _guard(fn, *args, **kwargs):
     """Run a registry call; its refusals become one clear error line and a non-zero exit."""
+    from ppg_models.lake.dataset import DatasetError
+    from registry.aliases import MirrorError
     from registry.gates.policy import GatePolicyError
     from registry.promotion import PromotionError
     from registry.tracking import TrackingError
@@ -30,7 +30,9 @@ def _guard(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except AuthError as exc:
         raise fail(str(exc), 4) from None
-    except (PromotionError, VersionNotFoundError, GatePolicyError, ValueError) as exc:
+    except MirrorError as exc:
+        raise fail(str(exc), 5) from None
+    except (PromotionError, VersionNotFoundError, GatePolicyError, DatasetError, ValueError) as exc:
         raise fail(str(exc), 3) from None
     except TrackingError as exc:
         raise fail(f"MLflow: {exc.message}", 1) from None
@@ -81,14 +83,8 @@ def print_verdict(result, policy_source: str, json_out: bool) -> None:
     if json_out:
         print_json({"version": result.version, "status": result.status, **result.verdict.to_dict()})
         return
-    against = f"champion v{result.champion}" if result.champion else "no champion (absolute thresholds only)"
-    stdout.print(
-        f"version {result.version}: gate [bold]{result.verdict.outcome}[/bold] -> {result.status}"
-        f" (policy {policy_source}, {result.verdict.policy_sha256[:12]}; against {against})",
-        highlight=False,
-    )
-    for line in result.verdict.lines:
-        stdout.print("  " + line.describe(), highlight=False, markup=False)
+    for line in result.summary_lines(policy_source):
+        stdout.print(line, highlight=False, markup=False)
 
 
 def approve_cmd(version: Annotated[str, typer.Argument()], user: UserOpt) -> None:
@@ -142,6 +138,19 @@ def audit_verify(json_out: JsonOpt = False) -> None:
         raise typer.Exit(5)
 
 
+def audit_restore_aliases(
+    user: UserOpt, reason: Annotated[str, typer.Option(help="Why, after checking who moved them.")]
+) -> None:
+    """Put MLflow's aliases back to the registry's decisions after they were moved by hand (admins)."""
+    from registry.promotion import restore_mirror
+
+    acting = _guard(login, user)
+    after = _guard(restore_mirror, acting, reason)
+    stdout.print(
+        f"aliases restored by {acting.name}: champion v{after['champion']}, challenger v{after['challenger']}"
+    )
+
+
 def audit_show(json_out: JsonOpt = False) -> None:
     """Print the audit log: who decided what, when, on which evidence."""
     from registry import audit
@@ -187,23 +196,14 @@ def models_compare(
     json_out: JsonOpt = False,
 ) -> None:
     """Per-task metrics of two versions side by side, with 95% confidence intervals."""
-    from registry.overview import compare, fmt
+    from registry.overview import compare, comparison_lines
 
     result = _guard(compare, a, b)
     if json_out:
         print_json(result)
         return
-    stdout.print(f"| task | metric | v{result['a']} | v{result['b']} |", highlight=False, markup=False)
-    stdout.print("|---|---|---|---|", highlight=False, markup=False)
-    for r in result["rows"]:
-        mark = " (primary)" if r["primary"] else ""
-        unit = f" ({r['unit']})" if r["unit"] else ""
-        stdout.print(
-            f"| {r['task']} | {r['metric']}{unit}{mark} | {fmt(r['a'])} (n={r['n_a']})"
-            f" | {fmt(r['b'])} (n={r['n_b']}) |",
-            highlight=False,
-            markup=False,
-        )
+    for line in comparison_lines(result):
+        stdout.print(line, highlight=False, markup=False)
     if not result["same_windows"]:
         stdout.print(
             "note: the two versions were tested on different windows; `ppg gate` compares them paired."

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from flows.output import fail, print_json, progress_bar, stdout
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from flows.cli.options import InputsArg, JsonOpt, batch_files
+from flows.cli.output import fail, print_json, progress_bar, stdout
 
 
 @contextmanager
@@ -47,11 +46,11 @@ def train_cmd(
     from ppg_models.lake.dataset import DatasetError
     from ppg_models.training.config import ConfigError, TrainConfig
     from ppg_models.training.data import SplitError
-    from ppg_models.training.run import pin_dataset, run_training
+    from ppg_models.training.run import run_training
 
     trainer = _trainer(user)
     try:
-        cfg = pin_dataset(TrainConfig.from_yaml(config))
+        cfg = TrainConfig.from_yaml(config)
         with _training_progress(quiet=json_out) as on_progress:
             run = run_training(cfg, on_progress=on_progress, resume=resume)
     except (
@@ -64,7 +63,7 @@ def train_cmd(
         KeyError,
     ) as exc:
         raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
-    registered = _log_and_register(run, cfg, trainer, quiet=json_out)
+    registered = _log_and_register(run, run.config, trainer, quiet=json_out)
     summary = {
         "run_dir": str(run.out_dir),
         "model": str(run.out_dir / "model"),
@@ -88,7 +87,7 @@ def _trainer(user: str | None):
     """The authenticated trainer, checked before any training starts (None: log without registering)."""
     if user is None:
         return None
-    from flows.credentials import login
+    from flows.cli.credentials import login
     from registry.users import AuthError
 
     try:
@@ -101,7 +100,6 @@ def _log_and_register(run, cfg, trainer, quiet: bool) -> dict:
     """Log the run to MLflow; with a trainer, register it and judge it under the current gate policy."""
     import getpass
 
-    from flows.registry_commands import print_verdict
     from registry.current_policy import current_policy
     from registry.registration import register_run
     from registry.run_logging import log_run
@@ -114,7 +112,8 @@ def _log_and_register(run, cfg, trainer, quiet: bool) -> dict:
     policy, source = current_policy()
     result = register_run(run, cfg, trainer, policy)
     if not quiet:
-        print_verdict(result, source, json_out=False)
+        for line in result.summary_lines(source):
+            stdout.print(line, highlight=False, markup=False)
     return {"version": result.version, "status": result.status, "gate": result.verdict.to_dict()}
 
 
@@ -130,7 +129,7 @@ def _registered_model(ref: str):
 
 
 def predict_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="Batch files or directories of them.")],
+    inputs: InputsArg,
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle directory (run_dir/model).")
     ] = None,
@@ -145,7 +144,6 @@ def predict_cmd(
     """Estimate every task for every window; say which tasks could not be estimated and why."""
     import pandas as pd
 
-    from flows.data_commands import batch_files
     from ppg_models.data.batch_io import read_batch
     from ppg_models.data.schema import BatchFormatError
     from ppg_models.inference import predict_table

@@ -15,10 +15,10 @@ import pyarrow as pa
 from ppg_models.data.batch_io import read_table
 from ppg_models.data.schema import BatchFormatError, row_problems
 from ppg_models.files import sha256_file
-from ppg_models.lake.findings import Finding
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.findings import Finding
+from ppg_models.ingest.policy import IngestPolicy
+from ppg_models.ingest.window_frame import window_frame
 from ppg_models.lake.store import SAFE_NAME, is_safe_name
-from ppg_models.lake.window_frame import window_frame
 
 
 @dataclass

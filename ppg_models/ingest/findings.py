@@ -8,12 +8,26 @@ them into one ``Decision`` under the policy; it is a pure function.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.policy import IngestPolicy
 
 Scope = Literal["batch", "window"]
-Outcome = Literal["accepted", "accepted_with_drops", "quarantined"]
+
+
+class Outcome(StrEnum):
+    """What became of one incoming file: the decisions first, then what a run may report instead."""
+
+    ACCEPTED = "accepted"
+    ACCEPTED_WITH_DROPS = "accepted_with_drops"  # accepted after leaving out a few bad windows
+    QUARANTINED = "quarantined"
+    ALREADY_PROCESSED = "already_processed"  # the same bytes were filed before; the incoming name removed
+    SKIPPED = "skipped"  # another run holds the file, or it left the directory
+    ERROR = "error"  # the task failed after its retries; the file stays where it was
+
+
+DECISIONS = (Outcome.ACCEPTED, Outcome.ACCEPTED_WITH_DROPS, Outcome.QUARANTINED)
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class Decision:
 
     @property
     def accepted(self) -> bool:
-        return self.outcome != "quarantined"
+        return self.outcome != Outcome.QUARANTINED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"reasons": list(self.reasons), "warnings": list(self.warnings)}
@@ -73,19 +87,19 @@ def decide(findings: list[Finding], n_windows: int, policy: IngestPolicy) -> Dec
     warnings = tuple(f.describe() for f in findings if not f.blocking)
     blocking = [f for f in findings if f.blocking]
     if not blocking:
-        return Decision("accepted", (), {}, warnings)
+        return Decision(Outcome.ACCEPTED, (), {}, warnings)
     reasons = tuple(f.describe() for f in blocking)
     if any(f.scope == "batch" for f in blocking):
-        return Decision("quarantined", reasons, {}, warnings)
+        return Decision(Outcome.QUARANTINED, reasons, {}, warnings)
     dropped = _dropped_windows(blocking)
     share = len(dropped) / max(n_windows, 1)
     if policy.on_bad_windows == "quarantine":
         why = f"{len(dropped)} bad windows and the policy quarantines any batch with bad windows"
-        return Decision("quarantined", (why, *reasons), {}, warnings)
+        return Decision(Outcome.QUARANTINED, (why, *reasons), {}, warnings)
     if share > policy.max_drop_fraction:
         why = (
             f"{len(dropped)} of {n_windows} windows ({share:.1%}) fail checks;"
             f" at most {policy.max_drop_fraction:.1%} may be dropped"
         )
-        return Decision("quarantined", (why, *reasons), {}, warnings)
-    return Decision("accepted_with_drops", reasons, dropped, warnings)
+        return Decision(Outcome.QUARANTINED, (why, *reasons), {}, warnings)
+    return Decision(Outcome.ACCEPTED_WITH_DROPS, reasons, dropped, warnings)

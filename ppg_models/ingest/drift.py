@@ -13,8 +13,8 @@ import pandas as pd
 from scipy import stats
 
 from ppg_models.data.quality import FEATURES
-from ppg_models.lake.findings import Finding
-from ppg_models.lake.policy import IngestPolicy
+from ppg_models.ingest.findings import Finding
+from ppg_models.ingest.policy import IngestPolicy
 from ppg_models.tasks import TASK_NAMES
 
 BINS = 10

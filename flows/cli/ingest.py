@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from flows.output import fail, print_json, stdout
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from flows.cli.options import JsonOpt
+from flows.cli.output import fail, print_json, stdout
 
 
 def ingest_cmd(
@@ -31,19 +30,16 @@ def ingest_cmd(
 
     configure_prefect()
     from flows.ingest.flow import ingest_batches
-    from ppg_models.lake.policy import IngestPolicy, PolicyError
+    from ppg_models.ingest.policy import IngestPolicy, PolicyError
 
-    if policy is not None:
-        try:
-            IngestPolicy.from_yaml(policy)
-        except PolicyError as exc:
-            raise fail(str(exc), 2) from None
+    try:
+        rules = IngestPolicy.from_yaml(policy) if policy is not None else None
+    except PolicyError as exc:
+        raise fail(str(exc), 2) from None
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory}: no such directory", 2)
     try:
-        summary = ingest_batches(
-            directory=str(directory) if directory else None, policy_path=str(policy) if policy else None
-        )
+        summary = ingest_batches(directory=directory, policy=rules)
     except (RuntimeError, OSError) as exc:
         api = os.environ.get("PREFECT_API_URL")
         where = (

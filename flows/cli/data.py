@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from flows.output import fail, print_json, progress, stdout
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from flows.cli.options import InputsArg, JsonOpt, batch_files
+from flows.cli.output import fail, print_json, progress, stdout
 
 
 def tasks(json_out: JsonOpt = False) -> None:
@@ -165,18 +164,8 @@ def import_wfdb(
     _write_import(rec_report, out, subject, source, device, fs, window, json_out)
 
 
-def batch_files(inputs: list[Path]) -> list[Path]:
-    """Parquet files named directly or found (sorted) in the named directories; exit 2 if none."""
-    from ppg_models.training.data import batch_paths
-
-    try:
-        return batch_paths(inputs)
-    except FileNotFoundError as exc:
-        raise fail(str(exc), 2) from None
-
-
 def baselines(
-    inputs: Annotated[list[Path], typer.Argument(help="Batch files or directories of them.")],
+    inputs: InputsArg,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the DSP baselines on labeled batches and print per-task, per-motion-level scores."""

@@ -39,13 +39,19 @@ class DriftPolicy(_Strict):
     psi_limit: float = Field(0.25, gt=0, description="Population stability index above which it drifted.")
     ks_p_value: float = Field(1e-6, gt=0, lt=1, description="Two-sample KS p-value below which it drifted.")
     min_reference_windows: int = Field(500, ge=10, description="Accepted windows of the source needed first.")
+    reference_windows: int = Field(
+        20_000, ge=100, description="Compare with about this many of the source's newest accepted windows."
+    )
     action: Literal["warn", "quarantine"] = "warn"
 
 
-def _default_sources() -> dict[str, list[str]]:
-    from ppg_models.sim.catalog import SOURCES
-
-    return {name: list(spec.labels) for name, spec in SOURCES.items()}
+#: The sources a deployment accepts and the tasks each labels. A site lists its own in its policy file;
+#: these defaults are the three kinds of source the platform ships for (and the simulator imitates).
+DEFAULT_SOURCES = {
+    "icu": ["hr", "spo2", "rr", "sbp", "dbp"],
+    "wearable": ["hr", "af"],
+    "sleep-lab": ["hr", "rr", "spo2"],
+}
 
 
 DEFAULT_QUALITY = {
@@ -68,7 +74,9 @@ class IngestPolicy(_Strict, YamlConfig):
     on_bad_windows: Literal["drop", "quarantine"] = "drop"
     max_drop_fraction: float = Field(0.05, ge=0, le=1, description="Largest share of windows dropped.")
     min_labeled_fraction: float = Field(0.9, ge=0, le=1, description="Per claimed task, share labeled.")
-    sources: dict[str, list[str]] = Field(default_factory=_default_sources)
+    sources: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOURCES.items()}
+    )
     drift: DriftPolicy = DriftPolicy()
 
     @field_validator("quality")
