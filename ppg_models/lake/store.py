@@ -7,14 +7,17 @@ lake/accepted/<batch_id>/       batch.parquet (the original bytes), record.json,
 lake/quarantine/<batch_id>/     the original file (safe name), reason.json, validation.json
 lake/staging/                   directories being assembled; never read
 lake/versions/<version>.json    the accepted batches that make up a dataset version
-lake/manifest.json              every accepted batch's record, rewritten after each commit
+lake/index.sqlite               batches, accepted window ids and versions (``LakeIndex``), incremental
 ```
 
 A batch id is the first 16 hex digits of the file's SHA-256. ``commit`` assembles the batch directory
-in staging (the original is hard-linked, or copied and synced across file systems), renames it into
-place in one step, and only then removes the incoming name: a kill at any point leaves the file
-incoming, or accepted/quarantined (perhaps still also incoming, which the next run recognises by its
-hash and finishes).
+in staging (the original's bytes copied, synced and hash-checked: the stored file never shares an
+inode with the incoming one), renames it into place in one step, indexes it, and only then removes the
+incoming name: a kill at any point leaves the file incoming, or accepted/quarantined (perhaps still
+also incoming, which the next run recognises by its hash and finishes; an unindexed batch directory is
+indexed by ``reconcile``).
+
+Reading never writes: ``Lake()`` only names the folder; ``Lake.create()`` makes it for writers.
 """
 
 from __future__ import annotations
@@ -30,14 +33,23 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ppg_models.files import atomic_write_json, fsync_dir, sha256_file
 from ppg_models.home import home_path
+from ppg_models.lake.index import LakeIndex
 from ppg_models.lake.locks import claim, commit_lock, is_claimed
 
 ACCEPTED, QUARANTINED = "accepted", "quarantine"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial")
+PARTS = ("incoming", ACCEPTED, QUARANTINED, "staging", "versions", "locks")
+
+
+class StoreError(OSError):
+    """The stored copy of a file does not hold the bytes that were hashed (the source changed)."""
 
 
 def batch_id_of(sha256: str) -> str:
@@ -53,11 +65,26 @@ def waiting(name: str) -> bool:
     return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
 
 
+def drop_windows(table: pa.Table, dropped: list[str] | set[str]) -> pa.Table:
+    """``table`` without the windows a batch record lists as dropped (the one filter every reader uses)."""
+    if not dropped:
+        return table
+    keep = pc.invert(pc.is_in(table.column("window_id"), pa.array(sorted(dropped), type=pa.string())))
+    return table.filter(keep)
+
+
 class Lake:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else home_path("lake")
-        for part in ("incoming", ACCEPTED, QUARANTINED, "staging", "versions", "locks"):
-            (self.root / part).mkdir(parents=True, exist_ok=True)
+        self.index = LakeIndex(self.root / "index.sqlite")
+
+    @classmethod
+    def create(cls, root: Path | None = None) -> Lake:
+        """The lake with its folders made (for writers: ingest, simulators filling incoming/)."""
+        lake = cls(root)
+        for part in PARTS:
+            (lake.root / part).mkdir(parents=True, exist_ok=True)
+        return lake
 
     @property
     def incoming(self) -> Path:
@@ -113,7 +140,7 @@ class Lake:
         staging = self.root / "staging" / f"{sha256}.{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         try:
-            _link_or_copy(source, staging / stored_name)
+            _copy_verified(source, staging / stored_name, sha256)
             for name, write in writers.items():
                 write(staging / name)
             atomic_write_json(staging / "record.json", record)
@@ -123,6 +150,8 @@ class Lake:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        with self.index.writing() as conn:
+            self.index.add_batch(conn, place, record, target)
         self.forget_incoming(source, target / stored_name)
         return target
 
@@ -130,14 +159,19 @@ class Lake:
     def forget_incoming(source: Path, stored: Path) -> None:
         """Remove the incoming name once the same bytes are stored (never otherwise)."""
         with contextlib.suppress(FileNotFoundError):
-            if os.path.samefile(source, stored) or _same_bytes(source, stored):
+            if _same_bytes(source, stored):
                 source.unlink()
                 fsync_dir(source.parent)
+
+    def reconcile(self) -> int:
+        """Index batch directories a killed run filed but did not index (call under the commit lock)."""
+        return self.index.reconcile(self.root, (ACCEPTED, QUARANTINED))
 
     def clean_staging(self) -> list[Path]:
         """Remove staging left by runs that died (their claim lock is gone); returns what was removed."""
         removed = []
-        for path in (self.root / "staging").iterdir():
+        staging = self.root / "staging"
+        for path in staging.iterdir() if staging.is_dir() else ():
             if not is_claimed(self.root / "locks", path.name.split(".")[0]):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
@@ -150,24 +184,25 @@ class Lake:
             out.append(json.loads(path.read_text()))
         return sorted(out, key=lambda r: (r.get("decided_at", ""), r["batch_id"]))
 
-    def accepted_windows(self, source: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-        """The per-window scalar frames of accepted batches (dropped windows left out).
+    def recent_windows(self, source: str, columns: list[str], limit: int) -> pd.DataFrame:
+        """The per-window scalars of the source's newest accepted batches, about ``limit`` windows.
 
-        Always has ``window_id`` and ``batch_id``; ``columns`` limits the rest (None: all of them).
+        Bounded by ``limit``, not by the lake's size: drift is judged against recent accepted data.
         """
-        wanted = None if columns is None else ["window_id", *[c for c in columns if c != "window_id"]]
-        frames = []
-        for record in self.records(ACCEPTED):
-            if source is not None and record.get("source") != source:
-                continue
-            path = self.batch_dir(record["batch_id"], ACCEPTED) / "windows.parquet"
-            frame = pd.read_parquet(path, columns=wanted)
-            dropped = set(record.get("dropped", {}))
-            if dropped:
-                frame = frame[~frame["window_id"].isin(dropped)]
-            frames.append(frame.assign(batch_id=record["batch_id"]))
+        wanted = ["window_id", *[c for c in columns if c != "window_id"]]
+        frames, total = [], 0
+        for batch in self.index.batches(ACCEPTED, source, newest_first=True):
+            if total >= limit:
+                break
+            path = self.batch_dir(batch["batch_id"], ACCEPTED) / "windows.parquet"
+            names = set(pq.read_schema(path).names)
+            table = drop_windows(
+                pq.read_table(path, columns=[c for c in wanted if c in names]), batch["dropped"]
+            )
+            frames.append(table.to_pandas())
+            total += table.num_rows
         if not frames:
-            return pd.DataFrame(columns=[*(wanted or ["window_id"]), "batch_id"])
+            return pd.DataFrame(columns=wanted)
         return pd.concat(frames, ignore_index=True)
 
 
@@ -179,10 +214,10 @@ def _same_bytes(a: Path, b: Path) -> bool:
     return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system, or links not allowed: copy the bytes and make them durable
-        shutil.copyfile(source, target)
-        with open(target, "rb+") as f:
-            os.fsync(f.fileno())
+def _copy_verified(source: Path, target: Path, sha256: str) -> None:
+    """Copy the bytes (never a link: the incoming name may be written again), sync, and check the hash."""
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as f:
+        os.fsync(f.fileno())
+    if sha256_file(target) != sha256:
+        raise StoreError(f"{source}: its bytes changed while it was being filed (still being written?)")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from lake_helpers import small_batch
+from typer.testing import CliRunner
 
+from flows.cli import app
 from ppg_models.data.batch_io import write_batch
 
 PPG = Path(sys.executable).with_name("ppg")
@@ -58,3 +60,12 @@ def test_an_unreachable_prefect_server_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert "Prefect server at http://127.0.0.1:9/api" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reading_an_empty_home_creates_nothing(tmp_path, monkeypatch):
+    home = tmp_path / "empty-home"
+    monkeypatch.setenv("PPG_HOME", str(home))
+    for command in (["lake", "versions"], ["lake", "quarantine"], ["lake", "versions", "--json"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, result.output
+    assert not home.exists(), "a read-only command left folders behind"
