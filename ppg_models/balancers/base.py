@@ -31,8 +31,8 @@ class Step:
 class Balancer:
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
-    #: backward passes per step, "1" or in terms of T (tasks present in the batch)
-    backward_passes: ClassVar[str] = "1"
+    #: backward passes per step, "1" or in terms of T (tasks present in the batch); every balancer declares it
+    backward_passes: ClassVar[str]
 
     def __init__(self, tasks: Sequence[str]) -> None:
         self.tasks = tuple(tasks)
@@ -65,7 +65,7 @@ class Balancer:
         return {t: float(used.get(t, 0.0)) for t in self.tasks}
 
 
-BALANCERS: NamedRegistry[Balancer] = NamedRegistry("balancer")
+BALANCERS: NamedRegistry[Balancer] = NamedRegistry("balancer", fixed_args=1)  # (tasks, ...)
 
 
 # ---- helpers shared by balancers -------------------------------------------------------------------
@@ -121,6 +121,7 @@ def create_balancer(name: str, tasks: Sequence[str], **params: Any) -> Balancer:
         k.removeprefix("protected_"): params.pop(k) for k in list(params) if k.startswith("protected_")
     }
     cls = BALANCERS.get(name)
+    params = BALANCERS.validate_params(name, params)
     if protected is None:
         return cls(tasks, **params)
     if protected not in tasks:

@@ -8,9 +8,11 @@ The small dual problem is solved on the (tasks x tasks) Gram matrix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 from scipy.optimize import minimize
 
 from ppg_models.balancers.base import (
@@ -50,7 +52,7 @@ class CAGrad(Balancer):
     paper = "Liu et al., NeurIPS 2021"
     backward_passes = "T + 1"
 
-    def __init__(self, tasks: Sequence[str], c: float = 0.4) -> None:
+    def __init__(self, tasks: Sequence[str], c: Annotated[float, Field(ge=0, lt=1)] = 0.4) -> None:
         super().__init__(tasks)
         self.c = c
 

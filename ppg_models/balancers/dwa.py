@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backward
 
@@ -18,7 +20,7 @@ class DynamicWeightAverage(Balancer):
     paper = "Liu et al., CVPR 2019"
     backward_passes = "1"
 
-    def __init__(self, tasks: Sequence[str], temperature: float = 2.0) -> None:
+    def __init__(self, tasks: Sequence[str], temperature: Annotated[float, Field(gt=0)] = 2.0) -> None:
         super().__init__(tasks)
         self.temperature = temperature
         self.history: list[dict[str, float]] = []  # epoch-mean losses, most recent last

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 
 from ppg_models.balancers.base import BALANCERS, Balancer, Step
 
@@ -24,7 +25,12 @@ class FAMO(Balancer):
     paper = "Liu et al., NeurIPS 2023"
     backward_passes = "1"
 
-    def __init__(self, tasks: Sequence[str], lr: float = 0.025, decay: float = 1e-3) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        lr: Annotated[float, Field(gt=0)] = 0.025,
+        decay: Annotated[float, Field(ge=0)] = 1e-3,
+    ) -> None:
         super().__init__(tasks)
         self.lr, self.decay = lr, decay
         self.logits = dict.fromkeys(tasks, 0.0)

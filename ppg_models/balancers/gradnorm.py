@@ -6,9 +6,10 @@ on the last shared layer tracks the mean norm scaled by the task's relative inve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 
 from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backward
 
@@ -20,7 +21,12 @@ class GradNorm(Balancer):
     paper = "Chen et al., ICML 2018"
     backward_passes = "T (last shared layer only) + 1"
 
-    def __init__(self, tasks: Sequence[str], alpha: float = 1.5, lr: float = 0.025) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[str],
+        alpha: Annotated[float, Field(ge=0)] = 1.5,
+        lr: Annotated[float, Field(gt=0)] = 0.025,
+    ) -> None:
         super().__init__(tasks)
         self.alpha, self.lr = alpha, lr
         self.weights = dict.fromkeys(tasks, 1.0)

@@ -5,7 +5,9 @@ so every task contributes on the same scale whatever its units (a common heurist
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from ppg_models.balancers.base import BALANCERS, Balancer, Step, weighted_backward
 
@@ -17,7 +19,7 @@ class MagnitudeNormalised(Balancer):
     paper = "Loss-magnitude normalisation (running mean of each task's loss)"
     backward_passes = "1"
 
-    def __init__(self, tasks: Sequence[str], momentum: float = 0.9) -> None:
+    def __init__(self, tasks: Sequence[str], momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9) -> None:
         super().__init__(tasks)
         self.momentum = momentum
         self.running: dict[str, float] = {}

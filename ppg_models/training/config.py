@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ppg_models.tasks import TASK_NAMES
 from ppg_models.yaml_config import YamlConfig
@@ -51,6 +51,23 @@ class ModelConfig(_Strict):
             raise ValueError(f"unknown tasks {unknown}; known tasks: {', '.join(TASK_NAMES)}")
         return tasks
 
+    @field_validator("backbone")
+    @classmethod
+    def _known_backbone(cls, name: str) -> str:
+        from ppg_models.models.backbones import BACKBONES
+
+        if name not in BACKBONES.names():
+            _unknown("backbone", name, BACKBONES.names())
+        return name
+
+    @field_validator("backbone_params")
+    @classmethod
+    def _backbone_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from ppg_models.models.backbones import BACKBONES
+
+        name = info.data.get("backbone")
+        return params if name is None else BACKBONES.validate_params(name, params)
+
     def resolved_groups(self) -> list[list[str]]:
         return self.groups if self.groups is not None else [list(self.tasks)]
 
@@ -60,6 +77,35 @@ class BalancerConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     protected: str | None = Field(None, description="Task whose gradient is never altered (e.g. af).")
     protected_params: dict[str, Any] = Field(default_factory=dict, description="ceiling, slack, penalty")
+
+    @field_validator("name")
+    @classmethod
+    def _known_balancer(cls, name: str) -> str:
+        from ppg_models.balancers import BALANCERS
+
+        if name not in BALANCERS.names():
+            _unknown("balancer", name, BALANCERS.names())
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _balancer_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from ppg_models.balancers import BALANCERS
+
+        name = info.data.get("name")
+        return params if name is None else BALANCERS.validate_params(name, params)
+
+    @field_validator("protected_params")
+    @classmethod
+    def _protection_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        from ppg_models.balancers.protected import ProtectedTask
+        from ppg_models.registry_by_name import check_params, params_model
+
+        return check_params(params_model(ProtectedTask, 3), params, "the protected-task wrapper")
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> None:
+    raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
 
 
 class OptimConfig(_Strict):

@@ -3,6 +3,7 @@
 import json
 
 import pyarrow as pa
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -13,13 +14,19 @@ from ppg_models.evaluation.report import EvaluationReport
 runner = CliRunner()
 
 
-def _config(tmp_path, **extra):
+@pytest.fixture
+def config_file(tmp_path, small_backbone):
+    """A factory of small training configuration files: ``config_file(affinity_every=2)``."""
+    return lambda **extra: _config(tmp_path, small_backbone, **extra)
+
+
+def _config(tmp_path, backbone: dict, **extra):
     runner.invoke(
         app, ["simulate", str(tmp_path / "data"), "--batches", "3", "--windows", "120", "--seed", "2"]
     )
     cfg = {
         "data": {"paths": [str(tmp_path / "data")]},
-        "model": {"backbone_params": {"widths": [8, 8, 16, 16], "stem_width": 8}},
+        "model": {"backbone_params": backbone},
         "optim": {"epochs": 1, "batch_size": 32},
         "balancer": {"name": "famo", "protected": "af"},
         "bootstrap": 50,
@@ -31,8 +38,8 @@ def _config(tmp_path, **extra):
     return path
 
 
-def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path):
-    result = runner.invoke(app, ["train", "--config", str(_config(tmp_path)), "--json"])
+def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path, config_file):
+    result = runner.invoke(app, ["train", "--config", str(config_file()), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # MLflow may log to stderr
     run = tmp_path / "run"
@@ -64,15 +71,27 @@ def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path):
     assert len(rows) == 6
 
 
-def test_train_with_a_bad_config_field_fails_naming_it(tmp_path):
-    path = _config(tmp_path, optim={"epochs": -1})
+def test_train_with_a_bad_config_field_fails_naming_it(tmp_path, config_file):
+    path = config_file(optim={"epochs": -1})
     result = runner.invoke(app, ["train", "--config", str(path)])
     assert result.exit_code == 1
     assert "optim.epochs" in result.output
 
 
-def test_predict_refuses_a_tampered_model(tmp_path):
-    runner.invoke(app, ["train", "--config", str(_config(tmp_path))])
+def test_a_bad_strategy_parameter_is_one_line_naming_the_field(tmp_path, config_file):
+    path = config_file(balancer={"name": "pcgrad", "params": {"lr": 1}})
+    result = runner.invoke(app, ["train", "--config", str(path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "balancer.params" in lines[0]
+    assert "unknown parameter 'lr'" in lines[0]
+    assert "takes: seed" in lines[0]
+    assert not (tmp_path / "run").exists(), "refused before any work"
+
+
+def test_predict_refuses_a_tampered_model(tmp_path, config_file):
+    runner.invoke(app, ["train", "--config", str(config_file())])
     weights = tmp_path / "run" / "model" / "weights.pt"
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     result = runner.invoke(
@@ -82,8 +101,8 @@ def test_predict_refuses_a_tampered_model(tmp_path):
     assert "does not match the manifest" in result.output
 
 
-def test_groupings_from_the_affinity_a_run_measured(tmp_path):
-    runner.invoke(app, ["train", "--config", str(_config(tmp_path, affinity_every=2))])
+def test_groupings_from_the_affinity_a_run_measured(tmp_path, config_file):
+    runner.invoke(app, ["train", "--config", str(config_file(affinity_every=2))])
     result = runner.invoke(app, ["groupings", str(tmp_path / "run"), "--groups", "3", "--top", "2", "--json"])
     assert result.exit_code == 0, result.output
     proposals = json.loads(result.output)

@@ -25,12 +25,13 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
 
-BACKBONES: NamedRegistry[Backbone] = NamedRegistry("backbone")
+BACKBONES: NamedRegistry[Backbone] = NamedRegistry("backbone", fixed_args=2)  # (in_channels, tasks, ...)
 
 
 def create_backbone(name: str, in_channels: int, tasks: Sequence[str], **params: object) -> Backbone:
     """Build a registered backbone; an unknown name raises an error listing the known ones."""
-    return BACKBONES.get(name)(in_channels, tasks, **params)
+    cls = BACKBONES.get(name)
+    return cls(in_channels, tasks, **BACKBONES.validate_params(name, dict(params)))
 
 
 class ResidualBlock(nn.Module):
