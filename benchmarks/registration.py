@@ -33,15 +33,15 @@ DEMO_POLICY = Path(__file__).resolve().parents[1] / "docs" / "examples" / "gates
 def _world(home: Path):
     from flows.ingest.gx_validator import GxValidator
     from ppg_models.data.batch_io import write_batch
-    from ppg_models.lake.dataset import load_version
-    from ppg_models.lake.intake import process_file
-    from ppg_models.lake.policy import IngestPolicy
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
+    from ppg_models.lake.dataset import record_version
     from ppg_models.lake.store import Lake
     from ppg_models.sim.simulate import simulate_batch
     from ppg_models.training.config import TrainConfig
     from ppg_models.training.run import run_training
 
-    lake, policy = Lake(home / "lake"), IngestPolicy()
+    lake, policy = Lake.create(home / "lake"), IngestPolicy()
     validator = GxValidator(lake.root / "gx", policy)
     for i, source in enumerate(("icu", "wearable", "sleep-lab")):
         process_file(
@@ -51,7 +51,7 @@ def _world(home: Path):
             validator,
         )
     config = TrainConfig.from_dict(
-        {"data": {"dataset": load_version(lake).version}, "optim": {"epochs": 1, "batch_size": 32},
+        {"data": {"dataset": record_version(lake).version}, "optim": {"epochs": 1, "batch_size": 32},
          "balancer": {"name": "famo"}, "bootstrap": 200, "out_dir": str(home / "runs" / "bench")}
     )  # fmt: skip
     return run_training(config, resume=False), config
@@ -64,7 +64,7 @@ def _time(fn, *args):
 
 
 def _measure(run, config, repeats: int) -> dict[str, float]:
-    from registry import audit
+    from registry import audit, evaluation_set
     from registry.gates.policy import GatePolicy
     from registry.gating import gate_version
     from registry.promotion import approve, audit_head, record_registration
@@ -84,7 +84,7 @@ def _measure(run, config, repeats: int) -> dict[str, float]:
         times["log_run"].append(t)
         version, t = _time(register, run_id, run, "tina")
         times["register"].append(t)
-        record_registration(version, tina, {"run_id": run_id})
+        record_registration(version, tina, {"run_id": run_id}, evaluation_set.pin(run, config).row())
         if i == 0:
             _, t = _time(gate_version, version, policy, "tina")
             times["gate_no_champion"].append(t)

@@ -63,6 +63,26 @@ champions = Table(
     Column("since", String(40), nullable=False),
 )
 
+#: The aliases as the registry decided them (the truth; MLflow's aliases mirror it). ``mirrored`` is 0
+#: from the decision's commit until MLflow shows the same value, so a half-done decision is repaired.
+aliases = Table(
+    "ppg_aliases",
+    metadata,
+    Column("alias", String(32), primary_key=True),
+    Column("version", String(16)),
+    Column("mirrored", Integer, nullable=False),
+)
+
+#: Each registered version's evaluation set: the window ids of a dataset version, pinned at registration.
+eval_sets = Table(
+    "ppg_eval_sets",
+    metadata,
+    Column("version", String(16), primary_key=True),
+    Column("dataset_version", String(64), nullable=False),
+    Column("window_ids", Text, nullable=False),  # JSON list, sorted
+    Column("sha256", String(64), nullable=False),
+)
+
 lock = Table("ppg_lock", metadata, Column("id", Integer, primary_key=True, autoincrement=False))
 
 

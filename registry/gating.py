@@ -1,27 +1,26 @@
-"""Judge a registered version: fetch its report, evaluate the champion on the same windows, store the verdict.
+"""Judge a registered version on evidence the registry computes itself, and store the verdict.
 
-The gate itself (``registry.gates.judge``) is pure; this module does the I/O around it. The champion is
-run on the candidate's own test windows, rebuilt from the candidate's configuration and its lake
-dataset version (whose files are hash-checked), so the paired comparison is on identical windows.
+The gate (``registry.gates.judge``) is pure; this module does the I/O around it. The candidate and the
+champion are both loaded from the registry (weights hash-checked) and run on the candidate's pinned
+evaluation set (``registry.evaluation_set``: window ids of a hash-checked dataset version), so the
+report judged is re-derived here, never taken from the training run, and the paired comparison is on
+identical windows. The hash of that report goes into the audit entry.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from ppg_models.evaluation.report import EvaluationReport, evaluate
 from ppg_models.models.inputs import ModelInputs
-from ppg_models.training.run import prepare_splits
-from registry import settings
+from ppg_models.training.data import WindowSet
+from registry import evaluation_set
 from registry.gates.judge import Verdict, judge
 from registry.gates.policy import GatePolicy
-from registry.promotion import record_verdict
-from registry.tracking import alias_version, client
-from registry.versions import load_config, load_model, load_report, resolve
-
-
-class GateInputError(ValueError):
-    """The evidence a verdict needs cannot be rebuilt (e.g. the evaluation windows are gone)."""
+from registry.promotion import decided_aliases, record_verdict
+from registry.settings import CHAMPION
+from registry.versions import load_model, resolve
 
 
 @dataclass(frozen=True)
@@ -31,33 +30,44 @@ class GateResult:
     status: str
     champion: str | None
 
-
-def champion_on_windows(
-    candidate_version, champion_version: str, report: EvaluationReport
-) -> EvaluationReport:
-    """The champion's predictions on exactly the candidate's evaluation windows, as a report."""
-    model, _ = load_model(champion_version)
-    test = prepare_splits(load_config(candidate_version))["test"]
-    expected = set(report.predictions["window_id"])
-    if set(test.meta["window_id"]) != expected:
-        raise GateInputError(
-            f"the evaluation windows of version {candidate_version.version} cannot be rebuilt exactly"
-            " (its data changed or moved); the champion cannot be compared on the same windows"
+    def summary_lines(self, policy_source: str) -> list[str]:
+        """The verdict as people read it (CLI, demo, dashboard): a header, then one line per check."""
+        against = f"champion v{self.champion}" if self.champion else "no champion (absolute thresholds only)"
+        head = (
+            f"version {self.version}: gate {self.verdict.outcome} -> {self.status}"
+            f" (policy {policy_source}, {self.verdict.policy_sha256[:12]}; against {against})"
         )
-    preds = model.predict(ModelInputs(test.x, test.present))
-    return evaluate(preds, test.labels, test.meta, model=f"v{champion_version}", resamples=10, seed=0)
+        return [head, *("  " + line.describe() for line in self.verdict.lines)]
+
+
+def report_on(version: str, windows: WindowSet, policy: GatePolicy) -> EvaluationReport:
+    """A registered version's predictions on ``windows``, scored (its weights hash-checked on load)."""
+    model, _ = load_model(version)
+    preds = model.predict(ModelInputs(windows.x, windows.present))
+    return evaluate(
+        preds, windows.labels, windows.meta, model=f"v{version}", resamples=policy.resamples, seed=policy.seed
+    )
+
+
+def report_sha256(report: EvaluationReport) -> str:
+    return hashlib.sha256(report.predictions_frame().to_csv(index=False).encode()).hexdigest()
 
 
 def gate_version(ref: str, policy: GatePolicy, actor: str) -> GateResult:
     """Judge version ``ref`` under ``policy`` against the current champion and record the verdict."""
-    mv = resolve(ref)
-    report = load_report(mv)
-    champion = alias_version(client(), settings.CHAMPION)
+    version = str(resolve(ref).version)
+    pinned = evaluation_set.load(version)
+    windows = evaluation_set.windows(pinned)
+    report = report_on(version, windows, policy)
+    champion = decided_aliases()[CHAMPION]
     champion_report = None
-    if champion is not None and champion != str(mv.version):
-        champion_report = champion_on_windows(mv, champion, report)
+    if champion is not None and champion != version:
+        champion_report = report_on(champion, windows, policy)
     else:
         champion = None
     verdict = judge(report, policy, champion_report)
-    status = record_verdict(str(mv.version), verdict, champion, actor)
-    return GateResult(str(mv.version), verdict, status, champion)
+    evidence = {"eval_set_sha256": pinned.sha256, "report_sha256": report_sha256(report)}
+    if champion_report is not None:
+        evidence["champion_report_sha256"] = report_sha256(champion_report)
+    status = record_verdict(version, verdict, champion, actor, evidence)
+    return GateResult(version, verdict, status, champion)

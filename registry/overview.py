@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ppg_models.evaluation.report import format_interval
 from ppg_models.tasks import TASKS, get_task
-from registry import settings
-from registry.tracking import alias_version, client
+from registry.promotion import decided_aliases
+from registry.tracking import client
 from registry.versions import all_versions, load_report, resolve
 
 
@@ -20,7 +21,7 @@ def _interval(metrics: dict[str, float], task: str, metric: str) -> dict[str, fl
 def list_versions() -> list[dict[str, Any]]:
     """One row per version: status, aliases, provenance and each task's primary metric with its CI."""
     c = client()
-    aliases = {alias_version(c, a): a for a in (settings.CHALLENGER, settings.CHAMPION)}
+    aliases = {v: a for a, v in decided_aliases().items() if v is not None}
     rows = []
     for mv in all_versions():
         run = c.get_run(mv.run_id)
@@ -69,8 +70,19 @@ def _same_windows(ra, rb) -> bool:
 
 
 def fmt(cell: dict[str, float] | None) -> str:
-    if not cell or cell["value"] is None or cell["value"] != cell["value"]:
+    if not cell:
         return "n/a"
-    low, high = cell.get("low"), cell.get("high")
-    ci = "" if low is None or low != low else f" [{low:.3g}, {high:.3g}]"
-    return f"{cell['value']:.3g}{ci}"
+    return format_interval(cell["value"], cell.get("low"), cell.get("high"))
+
+
+def comparison_lines(result: dict[str, Any]) -> list[str]:
+    """``compare``'s result as a Markdown table, one row per task and metric, with units and n."""
+    lines = [f"| task | metric | v{result['a']} | v{result['b']} |", "|---|---|---|---|"]
+    for r in result["rows"]:
+        mark = " (primary)" if r["primary"] else ""
+        unit = f" ({r['unit']})" if r["unit"] else ""
+        lines.append(
+            f"| {r['task']} | {r['metric']}{unit}{mark} | {fmt(r['a'])} (n={r['n_a']})"
+            f" | {fmt(r['b'])} (n={r['n_b']}) |"
+        )
+    return lines

@@ -1,12 +1,13 @@
 """Promotion decisions: verdicts, approval, rejection and rollback, each recorded in the audit log.
 
 Every decision runs inside the registry's exclusive transaction (``registry.db.exclusive``): the
-aliases are read, checked, moved and written to the audit log as one step, so racing decisions are
-applied one after the other and the log's aliases-before always equal the previous aliases-after.
+aliases are read from the registry database, checked, decided and written to the audit log as one
+step, so racing decisions are applied one after the other and the log's aliases-before always equal
+the previous aliases-after. MLflow's aliases mirror the decision after the commit (``registry.aliases``):
+a decision cut off before its mirror is finished by the next one, and an alias moved by hand in MLflow
+stops every decision until an admin restores it.
 
-Status of a version (tag ``ppg.status``): ``registered`` -> ``challenger`` (gates passed, approval
-pending) | ``rejected-by-gate`` (never promotable) | ``insufficient-evidence`` (blocked until re-judged)
--> ``champion`` -> ``retired`` or ``rolled-back``; a person may set ``rejected``.
+The status of a version (tag ``ppg.status``) moves as ``registry.status`` describes.
 """
 
 from __future__ import annotations
@@ -19,75 +20,86 @@ from mlflow import MlflowClient
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 
-from registry import audit, settings
-from registry.db import champions, exclusive
+from registry import aliases, audit, settings
+from registry.aliases import Aliases
+from registry.db import champions, eval_sets, exclusive, reading
 from registry.gates.judge import Verdict
 from registry.gates.policy import GatePolicy
-from registry.tracking import alias_version, client, ensure_registered_model
+from registry.status import AFTER_GATE, NEVER_PROMOTABLE, Status
+from registry.tracking import client, ensure_registered_model
 from registry.users import User
 from registry.versions import resolve
 
 CHAMPION, CHALLENGER = settings.CHAMPION, settings.CHALLENGER
-NEVER_PROMOTABLE = ("rejected-by-gate", "rejected")
-STATUS_AFTER_GATE = {"pass": CHALLENGER, "fail": "rejected-by-gate", "insufficient": "insufficient-evidence"}
 
 
 class PromotionError(ValueError):
     """A decision the rules do not allow; the message says which rule."""
 
 
-def _aliases(c: MlflowClient) -> dict[str, str | None]:
-    return {CHAMPION: alias_version(c, CHAMPION), CHALLENGER: alias_version(c, CHALLENGER)}
-
-
-def _set_alias(c: MlflowClient, alias: str, version: str | None) -> None:
-    if version is None:
-        if alias_version(c, alias) is not None:
-            c.delete_registered_model_alias(settings.MODEL_NAME, alias)
-    else:
-        c.set_registered_model_alias(settings.MODEL_NAME, alias, version)
-
-
 def _tags(c: MlflowClient, version: str, tags: dict[str, str]) -> None:
     for key, value in tags.items():
-        c.set_model_version_tag(settings.MODEL_NAME, version, key, value)
+        c.set_model_version_tag(settings.model_name(), version, key, str(value))
 
 
-def _record(conn: Connection, c: MlflowClient, user: str, action: str, version: str | None, evidence, before):
-    entry = audit.append(conn, user, action, version, evidence, before, _aliases(c))
-    c.set_registered_model_tag(settings.MODEL_NAME, "ppg.audit.head", f"{entry.seq}:{entry.hash}")
+def _record(
+    conn: Connection, c: MlflowClient, user: str, action: str, version: str | None, evidence, before, after
+):
+    entry = audit.append(conn, user, action, version, evidence, before, after)
+    c.set_registered_model_tag(settings.model_name(), "ppg.audit.head", f"{entry.seq}:{entry.hash}")
     return entry
+
+
+def _mirror(c: MlflowClient, after: Aliases) -> Aliases:
+    """After a decision's commit: move MLflow's aliases to what was decided, then mark them mirrored."""
+    aliases.mirror(c, after)
+    with exclusive() as conn:
+        aliases.mark_mirrored(conn, after)
+    return after
+
+
+def decided_aliases() -> Aliases:
+    """The champion and challenger as the registry decided them (read-only)."""
+    with reading() as conn:
+        return aliases.truth(conn)
 
 
 def audit_head() -> str | None:
     c = client()
     ensure_registered_model(c)
-    return c.get_registered_model(settings.MODEL_NAME).tags.get("ppg.audit.head")
+    return c.get_registered_model(settings.model_name()).tags.get("ppg.audit.head")
 
 
 def alias_problems() -> list[str]:
-    """Differences between MLflow's aliases and what the newest audit entry says they became."""
+    """Differences between MLflow's aliases, the registry's decisions and the newest audit entry."""
+    with reading() as conn:
+        decided, waiting = aliases.truth(conn), aliases.pending(conn)
+    problems = [] if waiting else aliases.differences(decided, aliases.in_mlflow(client()))
     entries = audit.entries()
-    if not entries:
-        return []
-    c = client()
-    recorded, actual = entries[-1].body.get("aliases_after", {}), _aliases(c)
-    return [
-        f"alias {alias!r} is v{actual.get(alias)} in MLflow but v{recorded.get(alias)} after audit entry"
-        f" {entries[-1].seq} (moved outside the registry's decisions)"
-        for alias in (CHAMPION, CHALLENGER)
-        if actual.get(alias) != recorded.get(alias)
+    recorded = entries[-1].body.get("aliases_after", {}) if entries else {}
+    problems += [
+        f"alias {a!r} is v{decided[a]} in the registry's decisions but v{recorded.get(a)} after audit entry"
+        f" {entries[-1].seq}"
+        for a in aliases.ALIASES
+        if entries and decided[a] != recorded.get(a)
     ]
+    return problems
 
 
-def record_registration(version: str, user: User, evidence: dict[str, Any]) -> None:
+def record_registration(version: str, user: User, evidence: dict[str, Any], eval_set: dict[str, Any]) -> None:
+    """Audit a new version and pin its evaluation set (dataset version and window ids) in the registry."""
     user.require("register")
     c = client()
     with exclusive() as conn:
-        _record(conn, c, user.name, "register", version, evidence, _aliases(c))
+        before = aliases.checked(conn, c)
+        conn.execute(insert(eval_sets).values(version=version, **eval_set))
+        evidence = evidence | {"eval_set_sha256": eval_set["sha256"]}
+        _record(conn, c, user.name, "register", version, evidence, before, before)
 
 
-def record_verdict(version: str, verdict: Verdict, champion: str | None, actor: str) -> str:
+def record_verdict(
+    version: str, verdict: Verdict, champion: str | None, actor: str, evidence: dict
+) -> Status:
     """Store a verdict on ``version`` (tags and a JSON artifact) and move the challenger alias."""
     c = client()
     body = json.dumps(verdict.to_dict(), indent=1, sort_keys=True)
@@ -95,15 +107,17 @@ def record_verdict(version: str, verdict: Verdict, champion: str | None, actor: 
     mv = resolve(version)
     c.log_text(mv.run_id, body, f"gate/verdict-{verdict.policy_sha256[:12]}-{verdict_sha[:12]}.json")
     with exclusive() as conn:
-        before = _aliases(c)
-        status = resolve(version).tags.get("ppg.status", "registered")
+        before = aliases.checked(conn, c)
+        after = dict(before)
+        status = resolve(version).tags.get("ppg.status", Status.REGISTERED)
         new_status = status
         if status not in NEVER_PROMOTABLE and before[CHAMPION] != version:
-            new_status = STATUS_AFTER_GATE[verdict.outcome]
+            new_status = AFTER_GATE[verdict.outcome]
             if verdict.outcome == "pass":
-                _set_alias(c, CHALLENGER, version)
+                after[CHALLENGER] = version
             elif before[CHALLENGER] == version:
-                _set_alias(c, CHALLENGER, None)
+                after[CHALLENGER] = None
+        aliases.decide(conn, after)
         _tags(
             c,
             version,
@@ -121,10 +135,10 @@ def record_verdict(version: str, verdict: Verdict, champion: str | None, actor: 
             "verdict_sha256": verdict_sha,
             "policy_sha256": verdict.policy_sha256,
             "champion_version": champion,
-            "report_sha256": c.get_run(mv.run_id).data.tags.get("ppg.report_sha256"),
-        }
-        _record(conn, c, actor, "gate", version, evidence, before)
-    return new_status
+        } | evidence
+        _record(conn, c, actor, "gate", version, evidence, before, after)
+    _mirror(c, after)
+    return Status(new_status)
 
 
 def _stack_top(conn: Connection) -> int:
@@ -135,10 +149,11 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
     """Make ``version`` the champion; returns the aliases after. Raises PromotionError naming the rule."""
     user.require("approve")
     c = client()
+    version = str(resolve(version).version)  # canonical: "02" and "v2" are version 2
     with exclusive() as conn:
-        before = _aliases(c)
+        before = aliases.checked(conn, c)
         tags = resolve(version).tags
-        status = tags.get("ppg.status", "registered")
+        status = tags.get("ppg.status", Status.REGISTERED)
         if status in NEVER_PROMOTABLE:
             raise PromotionError(f"version {version} is {status} and can never be promoted")
         if before[CHAMPION] == version:
@@ -163,15 +178,14 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
                 f" {before[CHAMPION]}; re-judge it with `ppg gate {version}`"
             )
         conn.execute(insert(champions).values(position=_stack_top(conn) + 1, version=version, since=_now()))
-        _set_alias(c, CHAMPION, version)
-        if before[CHALLENGER] == version:
-            _set_alias(c, CHALLENGER, None)
+        after = {CHAMPION: version, CHALLENGER: None if before[CHALLENGER] == version else before[CHALLENGER]}
+        aliases.decide(conn, after)
         if before[CHAMPION]:
-            _tags(c, before[CHAMPION], {"ppg.status": "retired"})
-        _tags(c, version, {"ppg.status": CHAMPION, "ppg.approved_by": user.name})
+            _tags(c, before[CHAMPION], {"ppg.status": Status.RETIRED})
+        _tags(c, version, {"ppg.status": Status.CHAMPION, "ppg.approved_by": user.name})
         evidence = {k: tags.get(f"ppg.gate.{k}") for k in ("verdict_sha256", "policy_sha256", "outcome")}
-        _record(conn, c, user.name, "approve", version, evidence, before)
-    return _aliases(c)
+        _record(conn, c, user.name, "approve", version, evidence, before, after)
+    return _mirror(c, after)
 
 
 def reject(version: str, user: User, reason: str) -> None:
@@ -179,19 +193,22 @@ def reject(version: str, user: User, reason: str) -> None:
     if not reason.strip():
         raise PromotionError("a rejection needs a reason")
     c = client()
-    resolve(version)  # raises VersionNotFoundError for an unknown version
+    version = str(resolve(version).version)  # canonical; raises VersionNotFoundError for an unknown one
     with exclusive() as conn:
-        before = _aliases(c)
+        before = aliases.checked(conn, c)
         if before[CHAMPION] == version:
             raise PromotionError(f"version {version} is the champion; use `ppg rollback` to replace it")
+        after = dict(before)
         if before[CHALLENGER] == version:
-            _set_alias(c, CHALLENGER, None)
+            after[CHALLENGER] = None
+        aliases.decide(conn, after)
         _tags(
             c,
             version,
-            {"ppg.status": "rejected", "ppg.rejected_by": user.name, "ppg.rejected_reason": reason},
+            {"ppg.status": Status.REJECTED, "ppg.rejected_by": user.name, "ppg.rejected_reason": reason},
         )
-        _record(conn, c, user.name, "reject", version, {"reason": reason}, before)
+        _record(conn, c, user.name, "reject", version, {"reason": reason}, before, after)
+    _mirror(c, after)
 
 
 def rollback(user: User, reason: str) -> dict[str, str | None]:
@@ -199,7 +216,7 @@ def rollback(user: User, reason: str) -> dict[str, str | None]:
     user.require("rollback")
     c = client()
     with exclusive() as conn:
-        before = _aliases(c)
+        before = aliases.checked(conn, c)
         rows = conn.execute(
             select(champions.c.position, champions.c.version).order_by(champions.c.position)
         ).all()
@@ -207,12 +224,28 @@ def rollback(user: User, reason: str) -> dict[str, str | None]:
             raise PromotionError("there is no previous champion to roll back to")
         current, previous = rows[-1], rows[-2]
         conn.execute(delete(champions).where(champions.c.position == current.position))
-        _set_alias(c, CHAMPION, previous.version)
-        _tags(c, current.version, {"ppg.status": "rolled-back"})
-        _tags(c, previous.version, {"ppg.status": CHAMPION})
+        after = {CHAMPION: previous.version, CHALLENGER: before[CHALLENGER]}
+        aliases.decide(conn, after)
+        _tags(c, current.version, {"ppg.status": Status.ROLLED_BACK})
+        _tags(c, previous.version, {"ppg.status": Status.CHAMPION})
         evidence = {"reason": reason, "from": current.version, "to": previous.version}
-        _record(conn, c, user.name, "rollback", previous.version, evidence, before)
-    return _aliases(c)
+        _record(conn, c, user.name, "rollback", previous.version, evidence, before, after)
+    return _mirror(c, after)
+
+
+def restore_mirror(user: User, reason: str) -> Aliases:
+    """Put MLflow's aliases back to the registry's decisions after a move by hand (admin, audited)."""
+    user.require("restore")
+    if not reason.strip():
+        raise PromotionError("restoring the aliases needs a reason")
+    c = client()
+    with exclusive() as conn:
+        decided = aliases.truth(conn)
+        moved = aliases.in_mlflow(c)
+        aliases.decide(conn, decided)
+        evidence = {"reason": reason, "mlflow_aliases_found": moved}
+        _record(conn, c, user.name, "restore-aliases", None, evidence, decided, decided)
+    return _mirror(c, decided)
 
 
 def _now() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.run import RunResult
+from registry import evaluation_set
 from registry.gates.policy import GatePolicy
 from registry.gating import GateResult, gate_version
 from registry.promotion import record_registration
@@ -14,6 +15,7 @@ from registry.users import User
 def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePolicy) -> GateResult:
     """Log, register and judge ``run`` as ``user`` (a trainer or admin); returns the gate's result."""
     user.require("register")
+    pinned = evaluation_set.pin(run, config)  # before anything is written: a run that cannot be judged stops
     run_id = log_run(run, config, user.name)
     version = register(run_id, run, user.name)
     evidence = {
@@ -22,5 +24,5 @@ def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePo
         "dataset_version": config.data.dataset,
         "report_test_windows": run.splits.get("test"),
     }
-    record_registration(version, user, evidence)
+    record_registration(version, user, evidence, pinned.row())
     return gate_version(version, policy, user.name)

@@ -18,12 +18,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from ppg_models.evaluation.report import EvaluationReport
 from ppg_models.files import sha256_file
+from ppg_models.lake.dataset import load_version
 from ppg_models.lake.store import Lake
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.run import RunResult
 from registry import settings
 from registry.plots import evidence_plots
+from registry.status import Status
 from registry.tracking import client, ensure_registered_model, experiment_id
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
@@ -54,27 +57,23 @@ def _epoch_metrics(history: list[dict[str, Any]]) -> list[tuple[int, dict[str, f
     return steps
 
 
-def _report_metrics(report_path: Path) -> dict[str, float]:
-    raw = json.loads(report_path.read_text())
+def _report_metrics(report: EvaluationReport) -> dict[str, float]:
     out = {}
-    for task, result in raw["tasks"].items():
-        for metric, iv in result["metrics"].items():
-            for part in ("value", "low", "high"):
-                v = iv[part]
+    for task, result in report.tasks.items():
+        for metric, iv in result.metrics.items():
+            for part, v in (("", iv.value), (".low", iv.low), (".high", iv.high)):
                 if v is not None and np.isfinite(v):
-                    suffix = "" if part == "value" else f".{part}"
-                    out[f"test.{task}.{metric}{suffix}"] = float(v)
+                    out[f"test.{task}.{metric}{part}"] = float(v)
     return out
 
 
 def _input_example(run: RunResult) -> pd.DataFrame:
-    frame = run.report.predictions_frame()
-    n = 1250
-    t = np.arange(n) / 125.0
+    """One window at the model's own rate and length: a 72 bpm pulse on a DC level, as a device sends."""
+    spec = run.training.model.spec
+    t = np.arange(spec.samples) / spec.fs
     pulse = (30000 - 300 * np.sin(2 * np.pi * 1.2 * t)).round().tolist()
-    return pd.DataFrame(
-        {"window_id": [str(frame["window_id"].iloc[0])], "fs": [125.0], "red": [pulse], "ir": [pulse]}
-    )
+    window_id = str(run.report.predictions["window_id"][0])
+    return pd.DataFrame({"window_id": [window_id], "fs": [spec.fs], "red": [pulse], "ir": [pulse]})
 
 
 def _log_dataset(config: TrainConfig) -> None:
@@ -82,7 +81,7 @@ def _log_dataset(config: TrainConfig) -> None:
     if version is None:
         return
     lake = Lake()
-    summary = pd.DataFrame(json.loads((lake.root / "versions" / f"{version}.json").read_text())["batches"])
+    summary = pd.DataFrame(list(load_version(lake, version).batches))
     summary["dropped"] = summary["dropped"].map(len)
     source = str(lake.root / "versions" / f"{version}.json")
     with warnings.catch_warnings():  # "source can be interpreted in multiple ways": both are local files
@@ -106,9 +105,9 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
     }
     with mlflow.start_run(experiment_id=experiment_id(c), run_name=out.name, tags=tags) as active:
         mlflow.log_params(_flat("", config.model_dump(mode="json"), {}))
-        for step, values in _epoch_metrics(json.loads((out / "history.json").read_text())):
+        for step, values in _epoch_metrics(run.training.history):
             mlflow.log_metrics(values, step=step)
-        mlflow.log_metrics(_report_metrics(out / "report.json"))
+        mlflow.log_metrics(_report_metrics(run.report))
         mlflow.log_artifact(str(out / "report.json"), "evaluation")
         mlflow.log_artifact(str(out / "config.yaml"))
         if (out / "affinity.json").is_file():
@@ -137,9 +136,9 @@ def register(run_id: str, run: RunResult, trained_by: str) -> str:
     tags = {
         "ppg.trained_by": trained_by,
         "ppg.weights_sha256": run.weights_sha256,
-        "ppg.status": "registered",
+        "ppg.status": str(Status.REGISTERED),
     }
     version = c.create_model_version(
-        settings.MODEL_NAME, f"runs:/{run_id}/model", run_id=run_id, tags=tags, description=run.out_dir.name
+        settings.model_name(), f"runs:/{run_id}/model", run_id=run_id, tags=tags, description=run.out_dir.name
     )
     return str(version.version)

@@ -11,17 +11,24 @@ from __future__ import annotations
 import logging
 import os
 
-from ppg_models.home import home_path
+from ppg_models.home import home_dir
 
-MODEL_NAME = os.environ.get("PPG_MODEL_NAME", "ppg-multitask")
-EXPERIMENT = os.environ.get("PPG_EXPERIMENT", "ppg-multitask")
 CHAMPION, CHALLENGER = "champion", "challenger"
 
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in logs or JSON output
+
+def model_name() -> str:
+    """The registered model's name (``PPG_MODEL_NAME``)."""
+    return os.environ.get("PPG_MODEL_NAME", "ppg-multitask")
+
+
+def experiment_name() -> str:
+    """The MLflow experiment runs are logged to (``PPG_EXPERIMENT``)."""
+    return os.environ.get("PPG_EXPERIMENT", "ppg-multitask")
 
 
 def quiet_mlflow() -> None:
-    """MLflow's INFO lines (table creation, signature inference) stay out of the command line's output."""
+    """MLflow's INFO lines and progress bars stay out of the command line's output (called on use)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -30,15 +37,15 @@ def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{home_path('mlflow') / 'mlflow.db'}"
+    return f"sqlite:///{home_dir('mlflow') / 'mlflow.db'}"
 
 
 def artifact_location() -> str | None:
     """Artifact root for new experiments: under PPG_HOME, unless a tracking server decides its own."""
     if tracking_uri().startswith(("http://", "https://", "databricks")):
         return None
-    return (home_path("mlflow") / "artifacts").as_uri()
+    return (home_dir("mlflow") / "artifacts").as_uri()
 
 
 def registry_db_url() -> str:
-    return os.environ.get("PPG_REGISTRY_DB") or f"sqlite:///{home_path('registry') / 'registry.db'}"
+    return os.environ.get("PPG_REGISTRY_DB") or f"sqlite:///{home_dir('registry') / 'registry.db'}"

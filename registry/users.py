@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import func, insert, select
 
@@ -25,6 +26,7 @@ CAN = {
     "reject": {"approver", "admin"},
     "rollback": {"approver", "admin"},
     "manage_users": {"admin"},
+    "restore": {"admin"},
 }
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms and 16 MiB per check: slow for guessing, fine for people
 MIN_PASSWORD = 10
@@ -68,13 +70,16 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY = hash_password(secrets.token_hex(8))  # checked against for unknown users: same time either way
+@cache
+def _dummy_hash() -> str:
+    """Checked against for unknown users, so a wrong name takes as long as a wrong password."""
+    return hash_password(secrets.token_hex(8))
 
 
 def authenticate(name: str, password: str) -> User:
     with reading() as conn:
         row = conn.execute(select(users.c.role, users.c.password_hash).where(users.c.name == name)).first()
-    ok = check_password(password, row.password_hash if row else _DUMMY)
+    ok = check_password(password, row.password_hash if row else _dummy_hash())
     if row is None or not ok:
         raise AuthError(f"wrong user name or password for {name!r}")
     return User(name, row.role)

@@ -17,7 +17,6 @@ from ppg_models.evaluation.report import EvaluationReport
 from ppg_models.files import sha256_file
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.training.checkpoint import WEIGHTS, ModelIntegrityError, load_bundle
-from ppg_models.training.config import TrainConfig
 from registry import settings
 from registry.tracking import client
 
@@ -28,7 +27,7 @@ class VersionNotFoundError(LookupError):
 
 def resolve(ref: str) -> ModelVersion:
     """``champion``, ``challenger``, ``3`` or ``v3`` -> the model version."""
-    c, name, ref = client(), settings.MODEL_NAME, str(ref)
+    c, name, ref = client(), settings.model_name(), str(ref)
     try:
         if ref.isdigit() or (ref[:1] == "v" and ref[1:].isdigit()):
             return c.get_model_version(name, ref.removeprefix("v"))
@@ -70,15 +69,10 @@ def load_report(mv: ModelVersion) -> EvaluationReport:
         return EvaluationReport.from_json(path)
 
 
-def load_config(mv: ModelVersion) -> TrainConfig:
-    with tempfile.TemporaryDirectory() as tmp:
-        return TrainConfig.from_yaml(_download(mv.run_id, "config.yaml", Path(tmp)))
-
-
 def all_versions() -> list[ModelVersion]:
     c = client()
     try:
-        found = c.search_model_versions(f"name = '{settings.MODEL_NAME}'")
+        found = c.search_model_versions(f"name = '{settings.model_name()}'")
     except MlflowException:
         return []
     return sorted(found, key=lambda mv: int(mv.version))

@@ -109,11 +109,20 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
+def _finite(x: float | None) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
+def format_interval(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """How every table shows a metric: "v [low, high]", "v" without an interval, "n/a" without a value."""
+    if not _finite(value):
+        return "n/a"
+    ci = f" [{low:.{digits}g}, {high:.{digits}g}]" if _finite(low) and _finite(high) else ""
+    return f"{value:.{digits}g}{ci}"
+
+
 def _cell(name: str, iv: Interval) -> str:
-    if np.isnan(iv.value):
-        return f"{name} n/a"
-    ci = "" if np.isnan(iv.low) else f" [{iv.low:.3g}, {iv.high:.3g}]"
-    return f"{name} {iv.value:.3g}{ci}"
+    return f"{name} {format_interval(iv.value, iv.low, iv.high)}"
 
 
 def subject_weights(codes: np.ndarray, n_subjects: int, resamples: int, seed: int) -> np.ndarray:

@@ -39,12 +39,13 @@ class RunResult:
     training: TrainResult
     weights_sha256: str
     splits: dict[str, int]
+    config: TrainConfig  # as run: a lake dataset pinned to its concrete version
     dataset_version: str | None = None  # the lake version trained on (None: files named directly)
 
 
 def pin_dataset(config: TrainConfig) -> TrainConfig:
     """``config`` with data.dataset resolved to a concrete version ("latest" becomes ds-...)."""
-    if config.data.dataset is None:
+    if config.data.dataset is None or config.data.dataset.startswith("ds-"):
         return config
     made = load_version(Lake(), config.data.dataset)
     return config.model_copy(update={"data": config.data.model_copy(update={"dataset": made.version})})
@@ -112,4 +113,4 @@ def run_training(
             json.dumps({"tasks": result.model.tasks, "matrix": matrix}, indent=1)
         )
     sizes = {k: len(v) for k, v in parts.items()}
-    return RunResult(out, report, result, digest, sizes, config.data.dataset)
+    return RunResult(out, report, result, digest, sizes, config, config.data.dataset)

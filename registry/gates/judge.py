@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from ppg_models.evaluation.metrics import METRICS
-from ppg_models.evaluation.report import EvaluationReport, Interval, TaskResult, subject_weights
+from ppg_models.evaluation.report import (
+    EvaluationReport,
+    Interval,
+    TaskResult,
+    format_interval,
+    subject_weights,
+)
 from ppg_models.tasks import get_task
 from registry.gates.policy import GatePolicy, Threshold
 
@@ -39,12 +45,11 @@ class CheckLine:
     outcome: Outcome
 
     def describe(self) -> str:
-        value = "n/a" if self.value is None else f"{self.value:.4g}"
-        ci = "" if self.low is None else f" [{self.low:.4g}, {self.high:.4g}]"
+        value = format_interval(self.value, self.low, self.high, digits=4)
         need = "required" if self.required else "advisory"
         what = "improvement in " + self.metric if self.kind == "non_inferiority" else self.metric
         return (
-            f"{self.outcome.upper():12} {self.task} ({self.subgroup}) {what} = {value}{ci},"
+            f"{self.outcome.upper():12} {self.task} ({self.subgroup}) {what} = {value},"
             f" n={self.n_windows}; {self.limit} ({need})"
         )
 

@@ -202,7 +202,7 @@ def test_an_alias_moved_behind_the_registrys_back_is_reported(world, people):
 
     a = _register(world, people)
     assert alias_problems() == []
-    client().set_registered_model_alias(settings.MODEL_NAME, "champion", a.version)  # no approval, no audit
+    client().set_registered_model_alias(settings.model_name(), "champion", a.version)  # no approval, no audit
     problems = alias_problems()
     assert len(problems) == 1
     assert "'champion'" in problems[0]
