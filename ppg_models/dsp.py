@@ -51,16 +51,3 @@ def dominant_frequency(x: np.ndarray, fs: float, low: float, high: float, pad_to
     denom = a - 2 * b + c
     shift = np.where(np.abs(denom) > 0, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
     return (k + np.clip(shift, -0.5, 0.5)) * fs / n
-
-
-def band_power_ratio(
-    x: np.ndarray, fs: float, band: tuple[float, float], total: tuple[float, float]
-) -> np.ndarray:
-    """Share of the spectral power in ``total`` that lies inside ``band`` (per row)."""
-    y = x - x.mean(axis=-1, keepdims=True)
-    power = np.abs(np.fft.rfft(y, axis=-1)) ** 2
-    freqs = np.fft.rfftfreq(y.shape[-1], 1 / fs)
-    inside = (freqs >= band[0]) & (freqs <= band[1])
-    overall = (freqs >= total[0]) & (freqs <= total[1])
-    denom = power[:, overall].sum(axis=1)
-    return np.where(denom > 0, power[:, inside].sum(axis=1) / np.where(denom > 0, denom, 1), 0.0)

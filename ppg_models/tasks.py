@@ -160,13 +160,3 @@ def get_task(name: str) -> TaskSpec:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASK_NAMES)}") from None
-
-
-def resolve_tasks(names: Iterable[str]) -> tuple[TaskSpec, ...]:
-    """Catalogue rows for ``names`` in catalogue order, rejecting unknown or repeated names."""
-    wanted = list(names)
-    if len(set(wanted)) != len(wanted):
-        raise ValueError(f"tasks repeated in {wanted}")
-    for name in wanted:
-        get_task(name)
-    return tuple(t for t in TASKS if t.name in wanted)

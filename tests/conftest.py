@@ -26,6 +26,31 @@ def ppg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_backbone() -> dict:
+    """Backbone parameters small enough (8-16 channels) for every unit test to train in seconds."""
+    return {"widths": [8, 8, 16, 16], "stem_width": 8}
+
+
+@pytest.fixture
+def small_model(small_backbone):
+    """A factory of tiny multi-task models: ``small_model(groups, backbone=..., **spec_fields)``."""
+    import torch
+
+    from ppg_models.models.multitask import MultiTaskModel
+    from ppg_models.models.spec import ModelSpec
+    from ppg_models.tasks import TASK_NAMES
+
+    def make(groups=None, backbone: str = "resnet1d", seed: int = 0, **spec):
+        torch.manual_seed(seed)
+        groups = groups if groups is not None else [list(TASK_NAMES)]
+        return MultiTaskModel(
+            ModelSpec(groups=groups, backbone=backbone, backbone_params=small_backbone, **spec)
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def icu_batch() -> pa.Table:
     from ppg_models.sim.simulate import simulate_batch
 

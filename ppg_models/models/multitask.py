@@ -33,7 +33,6 @@ class MultiTaskModel(nn.Module):
                 self.heads[key] = head_class(head_name, tasks[0])(backbone.out_channels, tasks)
                 for column, task in enumerate(tasks):
                     self._head_of[task] = (key, column)
-        self.last_features: dict[str, torch.Tensor] = {}
 
     @property
     def tasks(self) -> list[str]:
@@ -41,10 +40,15 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(batch, 4, samples) -> {task: (batch,)}: standardised values for regression, logits for AF."""
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(
+        self, x: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The outputs and each task's backbone features (the shared representation MGDA-UB uses)."""
         features: dict[str, torch.Tensor] = {}
         for backbone in self.backbones:
             features.update(backbone(x))
-        self.last_features = features  # the shared representation, for MGDA-UB and task affinity
         out: dict[str, torch.Tensor] = {}
         cache: dict[str, torch.Tensor] = {}
         for task in self.tasks:
@@ -52,7 +56,7 @@ class MultiTaskModel(nn.Module):
             if key not in cache:
                 cache[key] = self.heads[key](features[task], x)
             out[task] = cache[key][:, column]
-        return out
+        return out, features
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Backbone parameters: what several tasks' losses pull on."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ class TrainResult:
     train_seconds: float
     windows_seen: int
     resumed_from: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def windows_per_second(self) -> float:
@@ -228,14 +227,15 @@ class Trainer:
             targets = targets_for(self.train_set, idx, self.model.spec, self.device)
             if self.affinity is not None and self.global_step % self.config.affinity_every == 0:
                 self.affinity.measure(self.model, x, targets, lr=self.scheduler.get_last_lr()[0])
-            losses = task_losses(self.model(x), targets)
+            outputs, features = self.model.forward_with_features(x)
+            losses = task_losses(outputs, targets)
             self.global_step += 1
             if not losses:
                 continue
             self.optimizer.zero_grad(set_to_none=True)
             task_params = {t: self.model.task_parameters(t) for t in losses}
             weights = self.balancer.backward(
-                Step(losses, self.model.shared_parameters(), task_params, self.model.last_features)
+                Step(losses, self.model.shared_parameters(), task_params, features)
             )
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
             self.optimizer.step()

@@ -8,8 +8,6 @@ import pytest
 import torch
 
 from ppg_models.models.inputs import prepare_inputs
-from ppg_models.models.multitask import MultiTaskModel
-from ppg_models.models.spec import ModelSpec
 from ppg_models.training.checkpoint import (
     MANIFEST,
     WEIGHTS,
@@ -19,20 +17,10 @@ from ppg_models.training.checkpoint import (
     sha256_file,
 )
 
-SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
-
 
 @pytest.fixture
-def bundle(tmp_path):
-    torch.manual_seed(0)
-    model = MultiTaskModel(
-        ModelSpec(
-            groups=[["hr", "af"], ["spo2"]],
-            backbone_params=SMALL,
-            label_mean={"hr": 70},
-            label_std={"hr": 10},
-        )
-    )
+def bundle(tmp_path, small_model):
+    model = small_model([["hr", "af"], ["spo2"]], label_mean={"hr": 70}, label_std={"hr": 10})
     digest = save_bundle(model, tmp_path / "model", {"run": "t"})
     return model.eval(), tmp_path / "model", digest
 
@@ -76,3 +64,12 @@ def test_weights_holding_pickled_code_are_not_executed(bundle):
 def test_a_folder_that_is_not_a_bundle(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model bundle"):
         load_bundle(tmp_path)
+
+
+def test_weights_are_plain_tensors_that_load_without_any_pickled_object(bundle):
+    import torch
+
+    _, path, _ = bundle
+    state = torch.load(path / WEIGHTS, weights_only=True)  # refuses any pickled class or function
+    assert state
+    assert all(isinstance(v, torch.Tensor) for v in state.values())

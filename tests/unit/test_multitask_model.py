@@ -14,15 +14,13 @@ from ppg_models.tasks import TASK_NAMES
 from ppg_models.training.grouping import partitions
 from ppg_models.training.losses import task_losses
 
-SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
 
-
-def test_every_partition_of_the_catalogue_builds_and_runs():
+def test_every_partition_of_the_catalogue_builds_and_runs(small_model):
     x = torch.randn(2, 4, WINDOW_SAMPLES)
     all_partitions = list(partitions(TASK_NAMES))
     assert len(all_partitions) == 203  # Bell number B6
     for groups in all_partitions:
-        model = MultiTaskModel(ModelSpec(groups=groups, backbone_params=SMALL))
+        model = small_model(groups)
         out = model(x)
         assert set(out) == set(TASK_NAMES)
         assert all(v.shape == (2,) for v in out.values())
@@ -32,8 +30,8 @@ def test_every_partition_of_the_catalogue_builds_and_runs():
 @pytest.mark.parametrize(
     "groups", [[list(TASK_NAMES)], [[t] for t in TASK_NAMES], [["hr", "af"], ["spo2", "rr"], ["sbp", "dbp"]]]
 )
-def test_both_ends_and_a_middle_partition_train_one_step(groups):
-    model = MultiTaskModel(ModelSpec(groups=groups, backbone_params=SMALL))
+def test_both_ends_and_a_middle_partition_train_one_step(groups, small_model):
+    model = small_model(groups)
     x = torch.randn(4, 4, WINDOW_SAMPLES)
     targets = {t: torch.randn(4) for t in TASK_NAMES} | {"af": torch.tensor([0.0, 1.0, 0.0, 1.0])}
     loss = sum(task_losses(model(x), targets).values())
@@ -87,8 +85,8 @@ def test_the_same_recording_at_another_rate_gives_nearly_the_same_input(icu_batc
     assert np.corrcoef(a[:, 1, inner].ravel(), b[:, 1, inner].ravel())[0, 1] > 0.99
 
 
-def test_windows_without_red_get_no_spo2_and_scaling_changes_no_estimate(icu_batch):
-    model = MultiTaskModel(ModelSpec(groups=[list(TASK_NAMES)], backbone_params=SMALL)).eval()
+def test_windows_without_red_get_no_spo2_and_scaling_changes_no_estimate(icu_batch, small_model):
+    model = small_model().eval()
     table = icu_batch.slice(0, 6)
     no_red = table.set_column(table.schema.get_field_index("red"), "red", pa.nulls(6, pa.list_(pa.float32())))
     preds = model.predict(prepare_inputs(no_red))
@@ -106,18 +104,15 @@ def test_windows_without_red_get_no_spo2_and_scaling_changes_no_estimate(icu_bat
         np.testing.assert_allclose(a[task], b[task], rtol=1e-3, atol=1e-3)
 
 
-def test_predictions_are_in_label_units():
-    spec = ModelSpec(
-        groups=[["hr", "af"]], label_mean={"hr": 70.0}, label_std={"hr": 12.0}, backbone_params=SMALL
-    )
-    model = MultiTaskModel(spec)
+def test_predictions_are_in_label_units(small_model):
+    model = small_model([["hr", "af"]], label_mean={"hr": 70.0}, label_std={"hr": 12.0})
     assert float(model.to_units("hr", torch.tensor(1.0))) == pytest.approx(82.0)
     assert 0 < float(model.to_units("af", torch.tensor(0.3))) < 1
 
 
-def test_simulated_batch_flows_through_the_whole_pipeline():
+def test_simulated_batch_flows_through_the_whole_pipeline(small_model):
     table = simulate_batch("wearable", seed=2, batch_index=0, n_windows=5)
-    model = MultiTaskModel(ModelSpec(groups=[["hr", "af"]], backbone_params=SMALL))
+    model = small_model([["hr", "af"]])
     preds = model.predict(prepare_inputs(table))
     assert set(preds) == {"hr", "af"}
     assert preds["hr"].shape == (5,)

@@ -150,11 +150,14 @@ def test_darker_skin_lowers_the_signal_level():
     assert np.median(ir[tone == 1].mean(axis=1)) > np.median(ir[tone == 6].mean(axis=1)) * 1.15
 
 
-def test_motion_moves_power_out_of_the_cardiac_band(wearable_batch):
+def test_walking_adds_power_inside_the_cardiac_band(wearable_batch):
+    """Walking cadence (1.5-2 Hz) lies in the cardiac band: it raises the band's share of the power,
+    so the power ratio alone cannot tell motion from pulse (ingest uses it as a floor only)."""
     ir = to_matrix(wearable_batch.column("ir"))
     motion = np.array(wearable_batch.column("motion").to_pylist())
     ratio = quality_features(ir, 100.0)["cardiac_power_ratio"]
-    assert np.median(ratio[motion == "high"]) != pytest.approx(np.median(ratio[motion == "none"]), abs=0.05)
+    still, walking = np.median(ratio[motion == "none"]), np.median(ratio[motion == "high"])
+    assert walking > still + 0.2, (still, walking)
 
 
 def test_batches_rotate_sources_unless_one_is_named():

@@ -1,6 +1,6 @@
 import pytest
 
-from ppg_models.tasks import ORDERED_LABELS, TASK_NAMES, TASKS, TaskSpec, get_task, resolve_tasks
+from ppg_models.tasks import ORDERED_LABELS, TASK_NAMES, TASKS, TaskSpec, get_task
 
 
 def test_catalogue_has_the_six_tasks_once_each():
@@ -10,7 +10,6 @@ def test_catalogue_has_the_six_tasks_once_each():
 
 def test_every_task_declares_unit_metric_and_channels():
     for task in TASKS:
-        assert task.primary_metric in task.metrics
         assert task.loss in ("smooth_l1", "bce")
         assert task.needs_all or task.needs_any
         assert (task.kind == "binary") == (task.name == "af")
@@ -35,12 +34,6 @@ def test_blood_pressure_tasks_share_one_head():
 def test_unknown_task_error_lists_the_known_ones():
     with pytest.raises(KeyError, match="known tasks: hr, spo2, rr, sbp, dbp, af"):
         get_task("temperature")
-
-
-def test_resolve_tasks_keeps_catalogue_order_and_rejects_repeats():
-    assert [t.name for t in resolve_tasks(["af", "hr"])] == ["hr", "af"]
-    with pytest.raises(ValueError, match="repeated"):
-        resolve_tasks(["hr", "hr"])
 
 
 def test_a_task_with_an_empty_range_or_unknown_channel_is_refused():

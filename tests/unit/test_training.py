@@ -18,8 +18,6 @@ from ppg_models.training.data import (
 )
 from ppg_models.training.trainer import train
 
-SMALL = {"widths": [8, 8, 16, 16], "stem_width": 8}
-
 
 @pytest.fixture(scope="module")
 def windows():
@@ -27,10 +25,20 @@ def windows():
     return windows_from_table(pa.concat_tables(tables))
 
 
-def _config(tmp: Path, **over) -> TrainConfig:
+@pytest.fixture
+def config(tmp_path, small_backbone):
+    """A factory of small training configurations: ``config(out_dir, optim={...}, ...)``."""
+
+    def make(tmp: Path = tmp_path, **over) -> TrainConfig:
+        return _config(tmp, small_backbone, **over)
+
+    return make
+
+
+def _config(tmp: Path, backbone: dict, **over) -> TrainConfig:
     raw = {
         "data": {"paths": ["unused"]},
-        "model": {"backbone_params": SMALL},
+        "model": {"backbone_params": backbone},
         "optim": {"epochs": 2, "batch_size": 32, "patience": 5},
         "threads": 1,
         "out_dir": str(tmp),
@@ -73,9 +81,9 @@ def test_source_balanced_order_favours_rare_sources(windows):
         ({"optim": {"learning_rate": 1}}, "optim.learning_rate"),
     ],
 )
-def test_bad_config_names_the_field(tmp_path, override, field):
+def test_bad_config_names_the_field(tmp_path, override, field, config):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        _config(tmp_path, **override)
+        config(tmp_path, **override)
 
 
 def test_bad_yaml_names_the_file(tmp_path):
@@ -85,11 +93,11 @@ def test_bad_yaml_names_the_file(tmp_path):
         TrainConfig.from_yaml(path)
 
 
-def test_training_is_deterministic_for_a_seed(tmp_path, windows):
+def test_training_is_deterministic_for_a_seed(tmp_path, windows, config):
     parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
     tr, va = windows.subset(parts["train"]), windows.subset(parts["val"])
-    a = train(_config(tmp_path / "a", optim={"epochs": 1}), tr, va, tmp_path / "a", resume=False)
-    b = train(_config(tmp_path / "b", optim={"epochs": 1}), tr, va, tmp_path / "b", resume=False)
+    a = train(config(tmp_path / "a", optim={"epochs": 1}), tr, va, tmp_path / "a", resume=False)
+    b = train(config(tmp_path / "b", optim={"epochs": 1}), tr, va, tmp_path / "b", resume=False)
     for (name, pa_), pb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         assert torch.equal(pa_, pb), name
 
@@ -98,10 +106,10 @@ class _CrashError(Exception):
     pass
 
 
-def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, windows):
+def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, windows, config):
     parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
     tr, va = windows.subset(parts["train"]), windows.subset(parts["val"])
-    cfg = _config(tmp_path, optim={"epochs": 3})
+    cfg = config(tmp_path, optim={"epochs": 3})
 
     def crash_after_first_epoch(event):
         if event["event"] == "epoch" and event["epoch"] == 0:
@@ -112,23 +120,23 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, window
     resumed = train(cfg, tr, va, tmp_path / "run", resume=True)
     assert resumed.resumed_from == 1
     assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
-    straight = train(_config(tmp_path / "s", optim={"epochs": 3}), tr, va, tmp_path / "s", resume=False)
+    straight = train(config(tmp_path / "s", optim={"epochs": 3}), tr, va, tmp_path / "s", resume=False)
     assert resumed.history[-1]["monitor"] == pytest.approx(straight.history[-1]["monitor"], rel=1e-6)
     for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
 
 
-def test_early_stopping_when_validation_stops_improving(tmp_path, windows):
+def test_early_stopping_when_validation_stops_improving(tmp_path, windows, config):
     parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
-    cfg = _config(tmp_path, optim={"epochs": 8, "patience": 2, "lr": 1e-12, "warmup_epochs": 0})
+    cfg = config(tmp_path, optim={"epochs": 8, "patience": 2, "lr": 1e-12, "warmup_epochs": 0})
     result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
     assert len(result.history) <= 4
     assert result.best_epoch <= 1
 
 
-def test_history_logs_per_task_losses_and_balancer_weights(tmp_path, windows):
+def test_history_logs_per_task_losses_and_balancer_weights(tmp_path, windows, config):
     parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
-    cfg = _config(
+    cfg = config(
         tmp_path, balancer={"name": "uncertainty", "protected": "af"}, optim={"epochs": 1}, affinity_every=3
     )
     result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
