@@ -137,6 +137,17 @@ def _window_ids(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> tuple[str,
     return tuple("<null>" if v is None else v for v in ids.to_pylist())
 
 
+def _rows_with_inf(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per row of a list<float32> column: whether any sample is +-infinity (null rows: False)."""
+    masks = []
+    for chunk in column.chunks:
+        flat_inf = pc.is_inf(pc.list_flatten(chunk))
+        rows = pc.filter(pc.list_parent_indices(chunk), flat_inf)
+        mask = pc.is_in(pa.array(range(len(chunk)), pa.int64()), pc.unique(rows).cast(pa.int64()))
+        masks.append(mask)
+    return pa.chunked_array(masks, pa.bool_())
+
+
 def row_problems(table: pa.Table) -> list[RowProblem]:
     """Every way the rows of a conformed table break the contract (empty list: the rows are fine)."""
     problems: list[RowProblem] = []
@@ -153,7 +164,18 @@ def row_problems(table: pa.Table) -> list[RowProblem]:
     repeated = {v["values"].as_py() for v in counts if v["counts"].as_py() > 1}
     if repeated:
         check("window_id", "value repeats within the file", pc.is_in(ids, pa.array(sorted(repeated))))
-    check("fs", "sampling rate must be positive", pc.less_equal(table.column("fs"), 0))
+    fs = table.column("fs")
+    check("fs", "sampling rate is not a finite number (NaN or infinite)", pc.invert(pc.is_finite(fs)))
+    check("fs", "sampling rate must be positive", pc.less_equal(fs, 0))
+    for task in TASKS:
+        if task.kind == "regression":
+            check(
+                task.name,
+                "label is not a finite number (NaN or infinite; leave it null when not labeled)",
+                pc.invert(pc.is_finite(table.column(task.name))),
+            )
+    for ch in CHANNELS:
+        check(ch, "signal holds infinite samples (a missing sample is NaN)", _rows_with_inf(table.column(ch)))
 
     lengths = {ch: pc.list_value_length(table.column(ch)) for ch in CHANNELS}
     no_channel = reduce(pc.and_, [pc.is_null(lengths[ch]) for ch in CHANNELS])

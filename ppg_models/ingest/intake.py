@@ -156,7 +156,7 @@ def process_file(
             findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
             found.findings += findings
             columns = drift_columns(found.frame)
-            reference = lake.recent_windows(found.source, columns, policy.drift.reference_windows)
+            reference = lake.reference(found.source, columns)
             found.findings += drift_findings(found.frame, reference, policy)
         with lake.commit_lock():
             if found.frame is not None:

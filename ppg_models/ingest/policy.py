@@ -39,9 +39,6 @@ class DriftPolicy(_Strict):
     psi_limit: float = Field(0.25, gt=0, description="Population stability index above which it drifted.")
     ks_p_value: float = Field(1e-6, gt=0, lt=1, description="Two-sample KS p-value below which it drifted.")
     min_reference_windows: int = Field(500, ge=10, description="Accepted windows of the source needed first.")
-    reference_windows: int = Field(
-        20_000, ge=100, description="Compare with about this many of the source's newest accepted windows."
-    )
     action: Literal["warn", "quarantine"] = "warn"
 
 

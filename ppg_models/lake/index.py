@@ -148,8 +148,8 @@ class LakeIndex:
         )
         return int(conn.execute("SELECT seq FROM versions WHERE version = ?", (version,)).fetchone()[0])
 
-    def reconcile(self, root: Path, places: tuple[str, ...]) -> int:
-        """Index batch directories the index lacks (oldest decision first); returns how many."""
+    def reconcile(self, root: Path, places: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+        """Index batch directories the index lacks (oldest decision first); returns (place, record)s."""
         with self.writing() as conn:
             known = {tuple(r) for r in conn.execute("SELECT place, batch_id FROM batches").fetchall()}
             missing = []
@@ -160,6 +160,7 @@ class LakeIndex:
                     record_path = base / name / "record.json"
                     if (place, name) not in known and record_path.is_file():
                         missing.append((json.loads(record_path.read_text()), place, base / name))
-            for record, place, directory in sorted(missing, key=lambda m: m[0].get("decided_at", "")):
+            missing.sort(key=lambda m: m[0].get("decided_at", ""))
+            for record, place, directory in missing:
                 self.add_batch(conn, place, record, directory)
-        return len(missing)
+        return [(place, record) for record, place, _ in missing]

@@ -8,6 +8,7 @@ lake/quarantine/<batch_id>/     the original file (safe name), reason.json, vali
 lake/staging/                   directories being assembled; never read
 lake/versions/<version>.json    the accepted batches that make up a dataset version
 lake/index.sqlite               batches, accepted window ids and versions (``LakeIndex``), incremental
+lake/reference/<source>.parquet the source's newest accepted windows' scalars: the drift reference
 ```
 
 A batch id is the first 16 hex digits of the file's SHA-256. ``commit`` assembles the batch directory
@@ -23,6 +24,7 @@ Reading never writes: ``Lake()`` only names the folder; ``Lake.create()`` makes 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -46,6 +48,7 @@ ACCEPTED, QUARANTINED = "accepted", "quarantine"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial")
 PARTS = ("incoming", ACCEPTED, QUARANTINED, "staging", "versions", "locks")
+REFERENCE_WINDOWS = 20_000  # newest accepted windows per source kept as the drift reference
 
 
 class StoreError(OSError):
@@ -152,6 +155,8 @@ class Lake:
             raise
         with self.index.writing() as conn:
             self.index.add_batch(conn, place, record, target)
+        if place == ACCEPTED:
+            self._add_to_reference(record.get("source"), target, sorted(record.get("dropped", {})))
         self.forget_incoming(source, target / stored_name)
         return target
 
@@ -165,7 +170,12 @@ class Lake:
 
     def reconcile(self) -> int:
         """Index batch directories a killed run filed but did not index (call under the commit lock)."""
-        return self.index.reconcile(self.root, (ACCEPTED, QUARANTINED))
+        added = self.index.reconcile(self.root, (ACCEPTED, QUARANTINED))
+        for place, record in added:
+            if place == ACCEPTED:
+                directory = self.batch_dir(record["batch_id"], ACCEPTED)
+                self._add_to_reference(record.get("source"), directory, sorted(record.get("dropped", {})))
+        return len(added)
 
     def clean_staging(self) -> list[Path]:
         """Remove staging left by runs that died (their claim lock is gone); returns what was removed."""
@@ -184,26 +194,34 @@ class Lake:
             out.append(json.loads(path.read_text()))
         return sorted(out, key=lambda r: (r.get("decided_at", ""), r["batch_id"]))
 
-    def recent_windows(self, source: str, columns: list[str], limit: int) -> pd.DataFrame:
-        """The per-window scalars of the source's newest accepted batches, about ``limit`` windows.
+    def reference(self, source: str, columns: list[str]) -> pd.DataFrame:
+        """The per-window scalars of the source's newest accepted windows (at most REFERENCE_WINDOWS).
 
-        Bounded by ``limit``, not by the lake's size: drift is judged against recent accepted data.
+        One file per source, updated when a batch is accepted: reading it costs the same however large
+        the lake is. Drift is judged against recent accepted data.
         """
-        wanted = ["window_id", *[c for c in columns if c != "window_id"]]
-        frames, total = [], 0
-        for batch in self.index.batches(ACCEPTED, source, newest_first=True):
-            if total >= limit:
-                break
-            path = self.batch_dir(batch["batch_id"], ACCEPTED) / "windows.parquet"
-            names = set(pq.read_schema(path).names)
-            table = drop_windows(
-                pq.read_table(path, columns=[c for c in wanted if c in names]), batch["dropped"]
-            )
-            frames.append(table.to_pandas())
-            total += table.num_rows
-        if not frames:
-            return pd.DataFrame(columns=wanted)
-        return pd.concat(frames, ignore_index=True)
+        path = self._reference_path(source)
+        if not path.is_file():
+            return pd.DataFrame(columns=["window_id", *columns])
+        names = set(pq.read_schema(path).names)
+        return pq.read_table(path, columns=[c for c in ["window_id", *columns] if c in names]).to_pandas()
+
+    def _reference_path(self, source: str) -> Path:
+        name = source if is_safe_name(source) else hashlib.sha256(source.encode()).hexdigest()[:16]
+        return self.root / "reference" / f"{name}.parquet"
+
+    def _add_to_reference(self, source: str | None, directory: Path, dropped: list[str]) -> None:
+        """Put an accepted batch's windows first in its source's reference (call under the commit lock)."""
+        if source is None:
+            return
+        path = self._reference_path(source)
+        newest = drop_windows(pq.read_table(directory / "windows.parquet"), dropped)
+        if path.is_file():
+            newest = pa.concat_tables([newest, pq.read_table(path)], promote_options="default")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        pq.write_table(newest.slice(0, REFERENCE_WINDOWS), tmp)
+        os.replace(tmp, path)
 
 
 def _regular(path: Path) -> bool:
