@@ -1,12 +1,13 @@
 """Ingest time per file as the lake grows: the same new files checked into a lake that already holds 1
 or 100 accepted batches of the same source.
 
-Each lake is filled through the real per-file path (``process_file`` with Great Expectations); then
-one untimed warm-up file, ``--files`` new 1,000-window ICU batches are ingested one by one and timed (hash, read, contract,
-quality, Great Expectations, drift against the source's accepted windows, duplicate ids against the
-whole lake, decision, filing). Target (issue 15): the time per file does not grow with the lake.
+Each lake is filled through the real per-file path (``process_file`` with Great Expectations); then,
+after one untimed warm-up file, ``--files`` new 1,000-window ICU batches are ingested one by one and
+timed (hash, read, contract, quality, Great Expectations, drift against the source's accepted
+windows, duplicate ids against the whole lake, decision, filing). Target (issue 15): the time per
+file does not grow with the lake.
 
-Run: .venv/bin/python benchmarks/lake_size.py [--filled 1 100] [--files 5] [--fill-windows 400]
+Run: .venv/bin/python benchmarks/lake_size.py [--filled 1 100] [--files 5] [--fill-windows 600]
 Writes benchmarks/results/lake_size.json and .md.
 """
 
