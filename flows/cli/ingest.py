@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from flows.cli.options import JsonOpt
 from flows.cli.output import fail, print_json, stdout
@@ -39,7 +40,7 @@ def ingest_cmd(
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory}: no such directory", 2)
     try:
-        summary = ingest_batches(directory=directory, policy=rules)
+        summary = ingest_batches(directory=directory, policy=rules, show_progress=not json_out)
     except (RuntimeError, OSError) as exc:
         api = os.environ.get("PREFECT_API_URL")
         where = (
@@ -58,7 +59,13 @@ def ingest_cmd(
 
 
 def _print_summary(summary: dict) -> None:
-    style = {"accepted": "green", "accepted_with_drops": "yellow", "quarantined": "red", "error": "red"}
+    style = {
+        "accepted": "green",
+        "accepted_with_drops": "yellow",
+        "quarantined": "red",
+        "error": "red",
+        "waiting": "cyan",
+    }
     for f in summary["files"]:
         colour = style.get(f["outcome"], "white")
         stdout.print(
@@ -67,17 +74,16 @@ def _print_summary(summary: dict) -> None:
             highlight=False,
         )
         for reason in f["reasons"][:5]:
-            stdout.print(f"    {reason}", highlight=False)
+            stdout.print(f"    {reason}", highlight=False, markup=False)
+        for warning in f["warnings"][:3]:
+            stdout.print(f"    warning: {warning}", highlight=False, markup=False)
         if f["outcome"] == "quarantined":
             stdout.print(f"    kept with reason.json in {f['location']}", highlight=False)
     for path in summary["left_in_place"]:
-        stdout.print(f"[dim]left in place[/dim]        {path} (upload in progress, link or directory)")
-    c = summary["counts"]
-    stdout.print(
-        f"dataset version [bold]{summary['dataset_version']}[/bold]: {summary['lake_windows']} windows"
-        f" ({c['accepted_windows']} accepted and {c['dropped_windows']} dropped in this run)",
-        highlight=False,
-    )
+        stdout.print(
+            f"[dim]left in place[/dim]        {escape(path)} (upload in progress, link or directory)"
+        )
+    stdout.print(summary["summary_line"], highlight=False, markup=False)
     if summary["data_docs"]:
         stdout.print(f"Data Docs: {summary['data_docs']}", highlight=False)
 
@@ -96,8 +102,9 @@ def versions_cmd(json_out: JsonOpt = False) -> None:
     for v in found:
         sources = sorted({b["source"] for b in v.batches})
         stdout.print(
-            f"{v.version}  {v.created_at}  {len(v.batches)} batches  {v.windows} windows"
-            f"  {', '.join(sources)}"
+            f"#{v.seq:<4} {v.version}  {v.created_at}  {len(v.batches)} batches  {v.windows} windows"
+            f"  {', '.join(sources)}",
+            highlight=False,
         )
 
 

@@ -16,7 +16,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
 from flows.ingest.gx_validator import GxValidator
-from flows.ingest.report import markdown_report, summary_rows
+from flows.ingest.progress import RunProgress
+from flows.ingest.report import markdown_report, summary_line, summary_rows
+from ppg_models.data.batch_io import row_count
 from ppg_models.ingest.findings import Outcome
 from ppg_models.ingest.intake import BatchOutcome, process_file
 from ppg_models.ingest.policy import IngestPolicy
@@ -28,9 +30,9 @@ RETRIES = 2
 
 @task(name="ingest-batch", retries=RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def ingest_batch(
-    path: Path, lake: Lake, policy: IngestPolicy, validator: GxValidator, run_id: str
+    path: Path, lake: Lake, policy: IngestPolicy, validator: GxValidator, run_id: str, progress: RunProgress
 ) -> BatchOutcome:
-    return process_file(path, lake, policy, validator, run_id)
+    return process_file(path, lake, policy, validator, run_id, on_chunk=progress.chunk)
 
 
 def _run_id() -> str:
@@ -41,10 +43,13 @@ def _run_id() -> str:
 
 
 @flow(name="ingest-batches", validate_parameters=True)
-def ingest_batches(directory: Path | None = None, policy: IngestPolicy | None = None) -> dict[str, Any]:
+def ingest_batches(
+    directory: Path | None = None, policy: IngestPolicy | None = None, show_progress: bool = False
+) -> dict[str, Any]:
     """Validate every file waiting in ``directory`` (default: lake/incoming) and file it in the lake.
 
     ``policy`` is the typed ingest policy (the Prefect UI renders it as a form); None: the defaults.
+    ``show_progress`` prints progress on stderr (a bar on a terminal, a line per file otherwise).
     """
     logger = get_run_logger()
     lake = Lake.create()
@@ -58,18 +63,24 @@ def ingest_batches(directory: Path | None = None, policy: IngestPolicy | None = 
     validator = GxValidator(lake.root / "gx", policy)
     run_id = _run_id()
     outcomes: list[BatchOutcome] = []
-    for path in lake.pending(source_dir):
-        state = ingest_batch.with_options(task_run_name=f"ingest {path.name[:60]}")(
-            path, lake, policy, validator, run_id, return_state=True
-        )
-        if state.is_completed():
-            outcome = state.result()
-        else:
-            outcome = BatchOutcome(
-                path.name, Outcome.ERROR, reasons=[f"failed after {RETRIES} retries: {state.message}"]
+    pending = lake.pending(source_dir)
+    with RunProgress(len(pending), show_progress) as progress:
+        for path in pending:
+            progress.start_file(path.name, row_count(path))
+            state = ingest_batch.with_options(task_run_name=f"ingest {path.name[:60]}")(
+                path, lake, policy, validator, run_id, progress, return_state=True
             )
-        logger.info("%s: %s", path.name, outcome.outcome)
-        outcomes.append(outcome)
+            if state.is_completed():
+                outcome = state.result()
+            else:
+                outcome = BatchOutcome(
+                    path.name, Outcome.ERROR, reasons=[f"failed after {RETRIES} retries: {state.message}"]
+                )
+            logger.info("%s: %s", path.name, outcome.outcome)
+            progress.end_file(
+                f"{outcome.outcome}: {path.name} ({outcome.accepted_windows}/{outcome.windows})"
+            )
+            outcomes.append(outcome)
     left = [str(p) for p in lake.others(source_dir)]
     docs = validator.build_docs()
     with lake.commit_lock():
@@ -81,9 +92,12 @@ def ingest_batches(directory: Path | None = None, policy: IngestPolicy | None = 
         "left_in_place": left,
         "counts": _counts(outcomes),
         "dataset_version": version.version if version else None,
+        "dataset_seq": version.seq if version else None,
         "lake_windows": version.windows if version else 0,
         "data_docs": str(docs) if docs else None,
     }
+    summary["summary_line"] = summary_line(summary)
+    logger.info(summary["summary_line"])
     table = create_table_artifact(
         summary_rows(outcomes), key="ingest-summary", description="Outcome per file"
     )
@@ -96,7 +110,7 @@ def ingest_batches(directory: Path | None = None, policy: IngestPolicy | None = 
 def _counts(outcomes: list[BatchOutcome]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for o in outcomes:
-        counts[o.outcome] = counts.get(o.outcome, 0) + 1
+        counts[str(o.outcome)] = counts.get(str(o.outcome), 0) + 1
     counts["accepted_windows"] = sum(o.accepted_windows for o in outcomes)
     counts["dropped_windows"] = sum(o.dropped_windows for o in outcomes)
     return counts

@@ -30,15 +30,27 @@ def summary_rows(outcomes: list[BatchOutcome]) -> list[dict[str, Any]]:
     ]
 
 
-def markdown_report(summary: dict[str, Any], outcomes: list[BatchOutcome]) -> str:
+def summary_line(summary: dict[str, Any]) -> str:
+    """One line for the whole run: files per outcome, windows, the dataset version recorded."""
     counts = summary["counts"]
+    files = sum(v for k, v in counts.items() if not k.endswith("windows"))
+    per_outcome = ", ".join(
+        f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if not k.endswith("windows")
+    )
+    version = summary["dataset_version"] or "none"
+    seq = f" (#{summary['dataset_seq']})" if summary.get("dataset_seq") else ""
+    return (
+        f"{files} files: {per_outcome or 'nothing to do'}; {counts['accepted_windows']:,} windows accepted,"
+        f" {counts['dropped_windows']:,} dropped; dataset version {version}{seq},"
+        f" {summary['lake_windows']:,} windows in the lake"
+    )
+
+
+def markdown_report(summary: dict[str, Any], outcomes: list[BatchOutcome]) -> str:
     lines = [
         f"# Ingest of `{summary['directory']}`",
         "",
-        f"Files: {len(outcomes)}; "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if not k.endswith("windows")),
-        f"Windows accepted: {counts['accepted_windows']}, dropped: {counts['dropped_windows']}.",
-        f"Dataset version: `{summary['dataset_version']}` ({summary['lake_windows']} windows in the lake).",
+        summary_line(summary) + ".",
         "",
         "| file | outcome | source | windows | accepted | dropped |",
         "|---|---|---|---:|---:|---:|",

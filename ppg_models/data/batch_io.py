@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,6 +51,36 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
     except (pa.ArrowException, OSError) as exc:
         raise BatchFormatError(path, None, f"not a readable Parquet file ({exc})") from None
     return conform(table, path)
+
+
+def iter_tables(path: str | os.PathLike[str], rows: int) -> Iterator[pa.Table]:
+    """The file's rows ``rows`` at a time, each chunk conformed: memory bounded by the chunk, not the file.
+
+    Raises BatchFormatError (as ``read_table`` does) for a file that cannot be read, also midway.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BatchFormatError(path, None, "no such file")
+    if path.stat().st_size == 0:
+        raise BatchFormatError(path, None, "file is empty (0 bytes)")
+    try:
+        with pq.ParquetFile(path) as reader:
+            _schema_version(path, reader.schema_arrow.metadata)
+            conform(reader.schema_arrow.empty_table(), path)  # column problems before any row is read
+            for batch in reader.iter_batches(batch_size=rows):
+                yield conform(pa.Table.from_batches([batch]), path)
+    except BatchFormatError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise BatchFormatError(path, None, f"not a readable Parquet file ({exc})") from None
+
+
+def row_count(path: str | os.PathLike[str]) -> int:
+    """Rows in a readable Parquet file, from its footer (0 when it cannot be read)."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError):
+        return 0
 
 
 def check_rows(table: pa.Table, path: object = "<table>") -> pa.Table:

@@ -137,6 +137,14 @@ def _window_ids(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> tuple[str,
     return tuple("<null>" if v is None else v for v in ids.to_pylist())
 
 
+REPEATED = "value repeats within the file"
+
+
+def repeated_ids(ids: pa.ChunkedArray | pa.Array) -> set[str]:
+    counts = pc.value_counts(ids.drop_null())
+    return {v["values"].as_py() for v in counts if v["counts"].as_py() > 1}
+
+
 def _rows_with_inf(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Per row of a list<float32> column: whether any sample is +-infinity (null rows: False)."""
     masks = []
@@ -148,8 +156,12 @@ def _rows_with_inf(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(masks, pa.bool_())
 
 
-def row_problems(table: pa.Table) -> list[RowProblem]:
-    """Every way the rows of a conformed table break the contract (empty list: the rows are fine)."""
+def row_problems(table: pa.Table, repeats: bool = True) -> list[RowProblem]:
+    """Every way the rows of a conformed table break the contract (empty list: the rows are fine).
+
+    ``repeats=False`` leaves out the repeated-id check, for a caller that checks a file in chunks and
+    looks for repeats across the whole file itself (``repeated_ids``).
+    """
     problems: list[RowProblem] = []
 
     def check(column: str, problem: str, mask: pa.ChunkedArray | pa.Array) -> None:
@@ -160,10 +172,9 @@ def row_problems(table: pa.Table) -> list[RowProblem]:
         check(name, "value is missing (null)", pc.is_null(table.column(name)))
     ids = table.column("window_id")
     check("window_id", "value is empty", pc.equal(pc.utf8_length(ids), 0))
-    counts = pc.value_counts(ids.drop_null())
-    repeated = {v["values"].as_py() for v in counts if v["counts"].as_py() > 1}
+    repeated = repeated_ids(ids) if repeats else set()
     if repeated:
-        check("window_id", "value repeats within the file", pc.is_in(ids, pa.array(sorted(repeated))))
+        check("window_id", REPEATED, pc.is_in(ids, pa.array(sorted(repeated))))
     fs = table.column("fs")
     check("fs", "sampling rate is not a finite number (NaN or infinite)", pc.invert(pc.is_finite(fs)))
     check("fs", "sampling rate must be positive", pc.less_equal(fs, 0))

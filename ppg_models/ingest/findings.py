@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     QUARANTINED = "quarantined"
     ALREADY_PROCESSED = "already_processed"  # the same bytes were filed before; the incoming name removed
     SKIPPED = "skipped"  # another run holds the file, or it left the directory
+    WAITING = "waiting"  # still being written (changed while read, or unreadable and young): next run
     ERROR = "error"  # the task failed after its retries; the file stays where it was
 
 
@@ -96,10 +97,11 @@ def decide(findings: list[Finding], n_windows: int, policy: IngestPolicy) -> Dec
     if policy.on_bad_windows == "quarantine":
         why = f"{len(dropped)} bad windows and the policy quarantines any batch with bad windows"
         return Decision(Outcome.QUARANTINED, (why, *reasons), {}, warnings)
-    if share > policy.max_drop_fraction:
+    allowed = max(policy.max_drop_fraction * n_windows, policy.min_drop_allowance)
+    if len(dropped) > allowed:
         why = (
             f"{len(dropped)} of {n_windows} windows ({share:.1%}) fail checks;"
-            f" at most {policy.max_drop_fraction:.1%} may be dropped"
+            f" at most {policy.max_drop_fraction:.1%} (or {policy.min_drop_allowance}) may be dropped"
         )
         return Decision(Outcome.QUARANTINED, (why, *reasons), {}, warnings)
     return Decision(Outcome.ACCEPTED_WITH_DROPS, reasons, dropped, warnings)

@@ -9,6 +9,7 @@ commit share one lock, so two runs can never accept the same window twice.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +22,9 @@ from ppg_models.data.schema import SCHEMA_VERSION
 from ppg_models.files import atomic_write_json, sha256_file
 from ppg_models.ingest.drift import drift_columns, drift_findings
 from ppg_models.ingest.findings import Decision, Finding, Outcome, decide
-from ppg_models.ingest.inspect import Inspection, inspect_file
+from ppg_models.ingest.inspect import Inspection, Progress, inspect_file
 from ppg_models.ingest.policy import IngestPolicy
-from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, batch_id_of, is_safe_name
+from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, StoreError, batch_id_of, is_safe_name
 
 #: (window frame, tasks the source claims, batch id) -> (findings, engine's raw result for the record)
 Validator = Callable[[pd.DataFrame, list[str], str], tuple[list[Finding], dict[str, Any]]]
@@ -73,8 +74,15 @@ def duplicate_findings(frame: pd.DataFrame, lake: Lake) -> list[Finding]:
     ]
 
 
+def _accepted_rows(found: Inspection, decision: Decision) -> int:
+    """Rows readers will load: every row whose id is not dropped (a repeated id drops all its rows)."""
+    if not decision.accepted or found.frame is None:
+        return 0
+    return int((~found.frame["window_id"].isin(list(decision.dropped))).sum())
+
+
 def _record(found: Inspection, decision: Decision, policy: IngestPolicy, run_id: str) -> dict[str, Any]:
-    dropped = len(decision.dropped)
+    accepted = _accepted_rows(found, decision)
     return {
         "batch_id": batch_id_of(found.sha256),
         "sha256": found.sha256,
@@ -86,8 +94,8 @@ def _record(found: Inspection, decision: Decision, policy: IngestPolicy, run_id:
         "outcome": decision.outcome,
         "rows": {
             "total": found.windows,
-            "accepted": found.windows - dropped if decision.accepted else 0,
-            "dropped": dropped,
+            "accepted": accepted,
+            "dropped": found.windows - accepted if decision.accepted else 0,
         },
         "dropped": decision.dropped,
         "reasons": list(decision.reasons),
@@ -123,11 +131,52 @@ def _stored_name(path: Path, decision: Decision) -> str:
     return path.name if is_safe_name(path.name) else "original.bin"
 
 
-def process_file(
-    path: Path, lake: Lake, policy: IngestPolicy, validate: Validator, run_id: str = ""
-) -> BatchOutcome:
-    """Decide one file and move it into the lake; bad input is quarantined, never raised."""
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _waiting(path: Path, sha: str | None, why: str) -> BatchOutcome:
+    batch_id = batch_id_of(sha) if sha else None
+    return BatchOutcome(
+        path.name, Outcome.WAITING, batch_id, sha, reasons=[f"{why}; it stays for the next run"]
+    )
+
+
+def _still_uploading(found: Inspection, policy: IngestPolicy) -> bool:
+    """Unreadable, and changed so recently that its writer may not be done."""
+    unreadable = any(f.check in ("unreadable", "empty") for f in found.findings)
+    age = time.time() - found.path.stat().st_mtime
+    return unreadable and age < policy.settle_seconds
+
+
+def _forget(lake: Lake, path: Path, stored: Path) -> list[str]:
+    """Remove the incoming name; a permission error is a warning, never a failure of work that was done."""
     try:
+        lake.forget_incoming(path, stored)
+    except PermissionError as exc:
+        return [
+            f"the incoming name could not be removed ({exc.strerror}); the file is filed and later runs"
+            " recognise it by its hash"
+        ]
+    return []
+
+
+def process_file(
+    path: Path,
+    lake: Lake,
+    policy: IngestPolicy,
+    validate: Validator,
+    run_id: str = "",
+    on_chunk: Progress | None = None,
+) -> BatchOutcome:
+    """Decide one file and move it into the lake; bad input is quarantined, never raised.
+
+    A file that changes while it is read, or that is unreadable and younger than the policy's
+    ``settle_seconds`` (an upload in progress), is left where it is (``waiting``).
+    """
+    try:
+        before = _stamp(path)
         sha = sha256_file(path)
     except FileNotFoundError:  # another run filed it between our listing and now
         return BatchOutcome(
@@ -142,15 +191,23 @@ def process_file(
         if done is not None:
             place, directory = done
             stored = next(p for p in directory.iterdir() if p.name not in _RECORD_FILES)
-            lake.forget_incoming(path, stored)
             return BatchOutcome(
-                path.name, Outcome.ALREADY_PROCESSED, batch_id_of(sha), sha, location=str(directory)
+                path.name,
+                Outcome.ALREADY_PROCESSED,
+                batch_id_of(sha),
+                sha,
+                location=str(directory),
+                warnings=_forget(lake, path, stored),
             )
         if not path.exists():
             return BatchOutcome(
                 path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
-        found = inspect_file(path, policy, sha)
+        found = inspect_file(path, policy, sha, on_chunk)
+        if _stamp(path) != before:
+            return _waiting(path, sha, "the file changed while it was read (still being written)")
+        if _still_uploading(found, policy):
+            return _waiting(path, sha, f"unreadable and changed less than {policy.settle_seconds:g} s ago")
         engine_result: dict[str, Any] = {}
         if found.frame is not None and found.source is not None:
             findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
@@ -165,7 +222,11 @@ def process_file(
             record = _record(found, decision, policy, run_id)
             place = ACCEPTED if decision.accepted else QUARANTINED
             writers = _writers(found, decision, record, engine_result)
-            directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
+            try:
+                directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
+            except StoreError as exc:
+                return _waiting(path, sha, str(exc))
+        warnings = list(decision.warnings) + _forget(lake, path, directory / _stored_name(path, decision))
     return BatchOutcome(
         file=path.name,
         outcome=decision.outcome,
@@ -176,7 +237,7 @@ def process_file(
         accepted_windows=record["rows"]["accepted"],
         dropped_windows=record["rows"]["dropped"],
         reasons=list(decision.reasons),
-        warnings=list(decision.warnings),
+        warnings=warnings,
         location=str(directory),
     )
 

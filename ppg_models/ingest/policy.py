@@ -67,14 +67,37 @@ class IngestPolicy(_Strict, YamlConfig):
     sampling_rates: list[float] = Field([100.0, 125.0, 250.0], min_length=1)
     window_seconds: float = Field(10.0, gt=0)
     max_file_bytes: int = Field(4 * 2**30, gt=0)
+    settle_seconds: float = Field(
+        30.0, ge=0, description="An unreadable file younger than this may still be uploading: it waits."
+    )
+    chunk_windows: int = Field(4096, ge=64, description="Windows read and checked at a time (bounds memory).")
     quality: dict[str, Limit] = Field(default_factory=lambda: dict(DEFAULT_QUALITY))
     on_bad_windows: Literal["drop", "quarantine"] = "drop"
     max_drop_fraction: float = Field(0.05, ge=0, le=1, description="Largest share of windows dropped.")
+    min_drop_allowance: int = Field(
+        4, ge=0, description="A batch may always drop this many windows: in a small batch a few are chance."
+    )
     min_labeled_fraction: float = Field(0.9, ge=0, le=1, description="Per claimed task, share labeled.")
     sources: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOURCES.items()}
     )
     drift: DriftPolicy = DriftPolicy()
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, quality: object) -> object:
+        """A policy names only the limits it changes, field by field; ``null`` removes a default limit."""
+        if not isinstance(quality, dict):
+            return quality
+        merged: dict[str, object] = {k: v.model_dump() for k, v in DEFAULT_QUALITY.items()}
+        for name, given in quality.items():
+            if given is None:
+                merged.pop(name, None)
+            elif isinstance(given, dict) and isinstance(merged.get(name), dict):
+                merged[name] = {**merged[name], **given}  # type: ignore[dict-item]
+            else:
+                merged[name] = given
+        return merged
 
     @field_validator("quality")
     @classmethod

@@ -46,7 +46,8 @@ from ppg_models.lake.locks import claim, commit_lock, is_claimed
 
 ACCEPTED, QUARANTINED = "accepted", "quarantine"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial")
+UPLOAD_MARKER = ".uploading"
+IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", UPLOAD_MARKER)
 PARTS = ("incoming", ACCEPTED, QUARANTINED, "staging", "versions", "locks")
 REFERENCE_WINDOWS = 20_000  # newest accepted windows per source kept as the drift reference
 
@@ -63,9 +64,12 @@ def is_safe_name(name: str) -> bool:
     return SAFE_NAME.fullmatch(name) is not None
 
 
-def waiting(name: str) -> bool:
-    """Names that are still being written by an uploader: hidden files and temporary suffixes."""
-    return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES)
+def waiting(path: Path) -> bool:
+    """Files an uploader is still writing: hidden names, temporary suffixes, or a ``NAME.uploading``
+    marker beside ``NAME`` (an uploader that writes under the final name creates it first)."""
+    name = path.name
+    marked = path.with_name(name + UPLOAD_MARKER).exists()
+    return name.startswith(".") or name.endswith(IN_PROGRESS_SUFFIXES) or marked
 
 
 def drop_windows(table: pa.Table, dropped: list[str] | set[str]) -> pa.Table:
@@ -103,13 +107,13 @@ class Lake:
         where they are; ``others`` lists them.
         """
         directory = directory or self.incoming
-        files = [p for p in directory.iterdir() if _regular(p) and not waiting(p.name)]
+        files = [p for p in directory.iterdir() if _regular(p) and not waiting(p)]
         return sorted(files, key=lambda p: (p.lstat().st_mtime, p.name))
 
     def others(self, directory: Path | None = None) -> list[Path]:
         """Entries of ``directory`` that ingest leaves alone: uploads in progress, links, directories."""
         directory = directory or self.incoming
-        return sorted(p for p in directory.iterdir() if not _regular(p) or waiting(p.name))
+        return sorted(p for p in directory.iterdir() if not _regular(p) or waiting(p))
 
     @contextlib.contextmanager
     def claim(self, sha256: str) -> Iterator[bool]:
@@ -138,7 +142,10 @@ class Lake:
         record: dict[str, Any],
         writers: dict[str, Callable[[Path], object]],
     ) -> Path:
-        """Move ``source`` into ``place`` with its record and extra files; return the batch directory."""
+        """Copy ``source`` into ``place`` with its record and extra files; return the batch directory.
+
+        Raises StoreError when the bytes no longer hash to ``sha256`` (the file is still being written).
+        """
         target = self.batch_dir(batch_id_of(sha256), place)
         staging = self.root / "staging" / f"{sha256}.{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
@@ -157,8 +164,7 @@ class Lake:
             self.index.add_batch(conn, place, record, target)
         if place == ACCEPTED:
             self._add_to_reference(record.get("source"), target, sorted(record.get("dropped", {})))
-        self.forget_incoming(source, target / stored_name)
-        return target
+        return target  # the caller removes the incoming name (forget_incoming)
 
     @staticmethod
     def forget_incoming(source: Path, stored: Path) -> None:

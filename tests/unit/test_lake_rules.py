@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from ppg_models.ingest.drift import drift_findings, psi
 from ppg_models.ingest.findings import Finding, decide
@@ -52,6 +53,11 @@ def test_decision_accept_drop_or_quarantine():
     many = decide([_window("label_in_range", [str(i) for i in range(11)])], 100, policy)
     assert many.outcome == "quarantined"
     assert "11 of 100 windows (11.0%)" in many.reasons[0]
+    small = IngestPolicy()  # 5 %, but a few windows may always go: in 40, 3 bad ones are chance
+    assert (
+        decide([_window("signal_quality", ["a", "b", "c", "d"])], 40, small).outcome == "accepted_with_drops"
+    )
+    assert decide([_window("signal_quality", list("abcde"))], 40, small).outcome == "quarantined"
     batch = decide([Finding("schema", "hr", "expected float", "float")], 100, policy)
     assert batch.outcome == "quarantined"
     assert not batch.dropped
@@ -114,3 +120,40 @@ def test_the_documented_example_policy_is_the_default():
 
     example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "ingest-policy.yaml"
     assert IngestPolicy.from_yaml(example) == IngestPolicy()
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        {"quality": {"missing_frac": {"max": 0.1}}},
+        {"quality": {"perfusion_index": {"min": 0.05}}},
+        {"drift": {"psi_limit": 0.5}},
+        {"max_drop_fraction": 0.1},
+    ],
+)
+def test_every_default_survives_a_partial_policy(tmp_path, partial):
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(partial))
+    loaded, default = IngestPolicy.from_yaml(path).model_dump(), IngestPolicy().model_dump()
+    changed = {
+        (section, key, field)
+        for section, values in partial.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+        for field in (value if isinstance(value, dict) else {None: value})
+    }
+    for feature, limit in default["quality"].items():
+        for field, value in limit.items():
+            if ("quality", feature, field) not in changed:
+                assert loaded["quality"][feature][field] == value, (feature, field)
+    for key, value in default.items():
+        if key not in partial:
+            assert loaded[key] == value, key
+    assert loaded["quality"]["flat_frac"] == {"min": None, "max": 0.6}, "flat windows stay refused"
+
+
+def test_a_default_limit_is_removed_only_by_null():
+    policy = IngestPolicy.from_dict({"quality": {"cardiac_power_ratio": None, "flat_frac": {"max": 0.3}}})
+    assert "cardiac_power_ratio" not in policy.quality
+    assert policy.quality["flat_frac"].max == 0.3
+    assert policy.quality["missing_frac"].max == 0.2

@@ -1,0 +1,208 @@
+"""Issue 12's failures, each reproduced: non-finite values, files still being written, read-only incoming
+folders, stored bytes that must never change, partial policies, and one version per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from lake_helpers import clean_batch, places_of, replace_column, sha, stored_file, with_ir, write_raw
+
+from flows.ingest.gx_validator import GxValidator
+from ppg_models.ingest.intake import process_file
+from ppg_models.ingest.policy import IngestPolicy
+from ppg_models.lake.dataset import record_version, version_table
+from ppg_models.lake.store import Lake
+
+
+@pytest.fixture
+def lake() -> Lake:
+    return Lake.create()
+
+
+def _age(path: Path, seconds: float = 3600) -> Path:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def _run(lake: Lake, path: Path, policy: IngestPolicy | None = None):
+    policy = policy or IngestPolicy()
+    outcome = process_file(path, lake, policy, GxValidator(lake.root / "gx", policy))
+    with lake.commit_lock():
+        record_version(lake)
+    return outcome
+
+
+def _with_value(table: pa.Table, column: str, row: int, value: float) -> pa.Table:
+    values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
+    values[row] = value
+    return replace_column(table, column, pa.array(values, table.schema.field(column).type))
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("fs", np.nan, "sampling rate is not a finite number"),
+        ("fs", np.inf, "sampling rate is not a finite number"),
+        ("hr", np.nan, "label is not a finite number"),
+        ("spo2", -np.inf, "label is not a finite number"),
+        ("sbp", np.inf, "label is not a finite number"),
+    ],
+)
+def test_non_finite_rate_and_labels_are_named_failures(lake, column, value, words):
+    table = _with_value(clean_batch(), column, 3, value)
+    path = _age(write_raw(table, lake.incoming / f"{column}.parquet"))
+    outcome = _run(lake, path)
+    assert outcome.outcome == "accepted_with_drops", outcome
+    text = " | ".join(outcome.reasons)
+    assert f"'{column}'" in text
+    assert words in text
+    _, loaded = version_table(lake)  # training can load what was accepted
+    assert table.column("window_id")[3].as_py() not in loaded.column("window_id").to_pylist()
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_samples_fail_even_without_the_power_ratio_limit(lake, value):
+    def spike(ir):
+        ir[5, 300] = value
+
+    policy = IngestPolicy.from_dict({"quality": {"cardiac_power_ratio": None}})
+    path = _age(write_raw(with_ir(clean_batch(), spike), lake.incoming / "inf.parquet"))
+    outcome = _run(lake, path, policy)
+    assert outcome.outcome == "accepted_with_drops", outcome
+    assert "signal holds infinite samples" in " | ".join(outcome.reasons)
+
+
+def test_a_partial_policy_still_refuses_flat_windows(lake):
+    def flat(ir):
+        ir[4, :] = 1000.0
+
+    policy = IngestPolicy.from_dict({"quality": {"missing_frac": {"max": 0.1}}})
+    path = _age(write_raw(with_ir(clean_batch(), flat), lake.incoming / "flat.parquet"))
+    outcome = _run(lake, path, policy)
+    assert outcome.outcome == "accepted_with_drops"
+    assert "flat_frac" in " | ".join(outcome.reasons)
+
+
+def test_the_stored_copy_never_shares_the_incoming_inode(lake, monkeypatch):
+    path = _age(write_raw(clean_batch(), lake.incoming / "a.parquet"))
+    original = path.read_bytes()
+    monkeypatch.setattr(Path, "unlink", _refuse_unlink)  # a read-only incoming folder
+    outcome = _run(lake, path)
+    assert outcome.outcome == "accepted"
+    assert "could not be removed" in " ".join(outcome.warnings)
+    stored = stored_file(lake, sha(stored_file(lake, outcome.sha256)))
+    assert os.stat(stored).st_ino != os.stat(path).st_ino
+    path.write_bytes(b"the uploader overwrote its file")  # the lake copy must not change
+    assert stored.read_bytes() == original
+    version_table(lake)  # the version still loads: its bytes are intact
+    again = _run(lake, path)  # a later run: the changed file is judged anew, nothing is an error
+    assert again.outcome != "error"
+
+
+def test_a_read_only_incoming_folder_is_no_error_on_later_runs(lake, monkeypatch):
+    path = _age(write_raw(clean_batch(), lake.incoming / "a.parquet"))
+    monkeypatch.setattr(Path, "unlink", _refuse_unlink)
+    first = _run(lake, path)
+    second = _run(lake, path)
+    assert first.outcome == "accepted"
+    assert second.outcome == "already_processed"
+    assert "could not be removed" in " ".join(second.warnings)
+    assert places_of(lake, sha(path)) == ["accepted", "incoming"]
+
+
+_REAL_UNLINK = Path.unlink
+
+
+def _refuse_unlink(self, missing_ok=False):
+    """A read-only incoming folder (tests run as root, so chmod would not stop an unlink)."""
+    if self.parent.name == "incoming":
+        raise PermissionError(13, "Permission denied", str(self))
+    return _REAL_UNLINK(self, missing_ok=missing_ok)
+
+
+def test_an_unreadable_file_still_being_uploaded_waits(lake):
+    good = write_raw(clean_batch(), lake.root / "whole.parquet")
+    partial = lake.incoming / "upload.parquet"
+    partial.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # the writer is midway
+    outcome = _run(lake, partial)
+    assert outcome.outcome == "waiting"
+    assert places_of(lake, sha(partial)) == ["incoming"]
+    partial.write_bytes(good.read_bytes())  # the writer finishes
+    assert _run(lake, partial).outcome == "accepted"
+
+
+def test_a_file_that_changes_while_it_is_read_waits(lake, monkeypatch):
+    import ppg_models.ingest.intake as intake
+
+    path = _age(write_raw(clean_batch(), lake.incoming / "growing.parquet"))
+    real = intake.inspect_file
+
+    def inspect_while_writing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        with open(path, "ab") as f:
+            f.write(b"more bytes")
+        return found
+
+    monkeypatch.setattr(intake, "inspect_file", inspect_while_writing)
+    outcome = _run(lake, path)
+    assert outcome.outcome == "waiting"
+    assert "changed while it was read" in outcome.reasons[0]
+    assert places_of(lake, sha(path)) == ["incoming"]
+
+
+def test_a_marked_upload_is_left_alone(lake):
+    path = write_raw(clean_batch(), lake.incoming / "big.parquet")
+    marker = lake.incoming / "big.parquet.uploading"
+    marker.touch()
+    assert lake.pending() == []
+    assert {p.name for p in lake.others()} == {"big.parquet", "big.parquet.uploading"}
+    marker.unlink()
+    assert lake.pending() == [path]
+
+
+def test_chunked_reading_finds_the_same_problems_as_one_pass(lake):
+    def spike(ir):
+        ir[70, 10] = np.inf
+
+    table = with_ir(clean_batch(windows=150), spike)
+    ids = table.column("window_id").to_pylist()
+    ids[140] = ids[3]  # a repeat across chunks
+    table = replace_column(table, "window_id", pa.array(ids))
+    path = _age(write_raw(table, lake.incoming / "chunks.parquet"))
+    from ppg_models.ingest.inspect import inspect_file
+
+    small = inspect_file(path, IngestPolicy(chunk_windows=64))
+    whole = inspect_file(path, IngestPolicy(chunk_windows=4096))
+    assert sorted(f.describe() for f in small.findings) == sorted(f.describe() for f in whole.findings)
+    assert small.frame.drop(columns=[]).equals(whole.frame)
+    described = " | ".join(f.describe() for f in small.findings)
+    assert "infinite" in described
+    assert "repeats within the file" in described
+
+
+def test_record_json_counts_match_the_windows_readers_load(lake):
+    table = clean_batch()
+    ids = table.column("window_id").to_pylist()
+    ids[7] = ids[6]
+    path = _age(write_raw(replace_column(table, "window_id", pa.array(ids)), lake.incoming / "d.parquet"))
+    outcome = _run(lake, path)
+    record = json.loads((Path(outcome.location) / "record.json").read_text())
+    _, loaded = version_table(lake)
+    assert record["rows"]["accepted"] == loaded.num_rows == len(ids) - 2
+
+
+@pytest.mark.slow
+def test_fifty_small_simulated_good_batches_all_pass_the_default_policy(lake):
+    from ppg_models.sim.simulate import write_simulated
+
+    policy = IngestPolicy()
+    validator = GxValidator(lake.root / "gx", policy)
+    outcomes = [process_file(p, lake, policy, validator) for p in write_simulated(lake.incoming, 50, 40, 1)]
+    assert [o.file for o in outcomes if o.outcome == "quarantined"] == []
