@@ -1,14 +1,37 @@
-"""Point Prefect at PPG_HOME before it is imported: its database and logs live with everything else.
+"""Prefect for the command line: state under PPG_HOME, and a temporary server the command owns.
 
-``PREFECT_API_URL`` selects a Prefect server; without it, Prefect starts its ephemeral server on a
-SQLite database in ``PPG_HOME/prefect``. Settings already in the environment always win.
+``PREFECT_API_URL`` selects a Prefect server; without it a command starts Prefect's temporary server
+on a SQLite database in ``PPG_HOME/prefect`` and owns it (``owned_server``):
+
+- it stops when the command ends, also on SIGTERM or Ctrl-C (the signal ends the command normally);
+- on Linux the server is started with ``PR_SET_PDEATHSIG``, so the kernel stops it (SIGTERM) even
+  when the command is killed with SIGKILL;
+- its pid is written to ``PPG_HOME/prefect/server.json``; the next command stops a server left there
+  whose owner is gone (where the kernel could not, or the server ignored the signal).
+
+Settings already in the environment always win.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import types
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 
 from ppg_models.home import home_dir
+
+SERVER_MARK = "prefect.server.api.server:create_app"  # in the command line of Prefect's server
+PR_SET_PDEATHSIG = 1
 
 
 def configure_prefect() -> None:
@@ -17,3 +40,109 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_prefect_server(pid: int) -> bool:
+    try:
+        return SERVER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def stop_stale_server(record: Path) -> int | None:
+    """Stop the server a previous command left behind (its owner gone); returns its pid if one was."""
+    try:
+        seen = json.loads(record.read_text())
+        pid, owner = int(seen["pid"]), int(seen["owner"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if _alive(owner) or not _alive(pid) or not _is_prefect_server(pid):
+        if not _alive(owner):
+            record.unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    record.unlink(missing_ok=True)
+    return pid
+
+
+@contextlib.contextmanager
+def _signals_end_the_command() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) raise SystemExit in the main thread, so ``finally`` blocks run."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals; its own owner stops the server
+        return
+    previous = {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _owned_server_class():
+    import prefect.server.api.server as server_module
+
+    class OwnedServer(server_module.SubprocessASGIServer):
+        """Prefect's temporary server, started so that it dies with this process (Linux)."""
+
+        def _run_uvicorn_command(self) -> subprocess.Popen:
+            real = server_module.subprocess
+            server_module.subprocess = types.SimpleNamespace(
+                Popen=partial(subprocess.Popen, preexec_fn=_die_with_parent),
+                TimeoutExpired=subprocess.TimeoutExpired,
+            )
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                server_module.subprocess = real
+
+    return OwnedServer
+
+
+@contextlib.contextmanager
+def owned_server() -> Iterator[str]:
+    """The Prefect API for one command: ``PREFECT_API_URL``, or a temporary server owned by the command."""
+    configure_prefect()
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    record = home_dir("prefect") / "server.json"
+    stop_stale_server(record)
+    with _signals_end_the_command():
+        server = _owned_server_class()()
+        try:
+            server.start()
+            pid = server.server_process.pid if server.server_process else None
+            record.write_text(json.dumps({"pid": pid, "owner": os.getpid(), "url": server.api_url}))
+            with temporary_settings({PREFECT_API_URL: server.api_url}):
+                yield server.api_url
+        finally:
+            server.stop()
+            record.unlink(missing_ok=True)
+            sys.stdout.flush()

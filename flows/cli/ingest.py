@@ -27,9 +27,9 @@ def ingest_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Validate incoming batches; accept each into the lake or quarantine it with a reason."""
-    from flows.prefect_env import configure_prefect
+    from flows.prefect_env import configure_prefect, owned_server
 
-    configure_prefect()
+    configure_prefect()  # before Prefect is imported
     from flows.ingest.flow import ingest_batches
     from ppg_models.ingest.policy import IngestPolicy, PolicyError
 
@@ -40,7 +40,8 @@ def ingest_cmd(
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory}: no such directory", 2)
     try:
-        summary = ingest_batches(directory=directory, policy=rules, show_progress=not json_out)
+        with owned_server():
+            summary = ingest_batches(directory=directory, policy=rules, show_progress=not json_out)
     except (RuntimeError, OSError) as exc:
         api = os.environ.get("PREFECT_API_URL")
         where = (

@@ -28,12 +28,13 @@ def simulate_incoming(windows: int, seed: int) -> list[str]:
 
 
 def ingest(say: Say) -> dict[str, Any]:
-    from flows.prefect_env import configure_prefect
+    from flows.prefect_env import configure_prefect, owned_server
 
     configure_prefect()  # before Prefect is imported
     from flows.ingest.flow import ingest_batches
 
-    summary = ingest_batches()
+    with owned_server():
+        summary = ingest_batches()
     for f in summary["files"]:
         say(f"   {f['outcome']:20} {f['file']}: {f['accepted_windows']}/{f['windows']} windows")
         if f["outcome"] == "quarantined":

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ def test_ingest_json_then_lake_listing(tmp_path):
     drop = tmp_path / "drop"
     write_batch(small_batch("icu", 0), drop / "icu.parquet")
     (drop / "broken.parquet").write_bytes(b"PAR1 not really")
+    os.utime(drop / "broken.parquet", (time.time() - 3600, time.time() - 3600))  # not an upload in progress
     result = _ppg("ingest", str(drop), "--json", "--fail-on-quarantine", home=home)
     assert result.returncode == 3, result.stderr
     summary = json.loads(result.stdout)
@@ -52,6 +54,22 @@ def test_ingest_json_then_lake_listing(tmp_path):
     quarantined = _ppg("lake", "quarantine", home=home).stdout
     assert "broken.parquet" in quarantined
     assert "not a readable Parquet file" in quarantined
+
+
+@pytest.mark.slow
+def test_ingest_prints_a_line_per_file_and_one_summary_line(tmp_path):
+    drop = tmp_path / "drop"
+    write_batch(small_batch("icu", 0), drop / "a.parquet")
+    write_batch(small_batch("wearable", 1), drop / "b.parquet")
+    (drop / "partial.parquet").write_bytes(b"PAR1 half an upload")  # young and unreadable: it waits
+    result = _ppg("ingest", str(drop), home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "[1/3]" in result.stderr
+    assert "[3/3]" in result.stderr
+    summary = [line for line in result.stdout.splitlines() if line.startswith("3 files: ")]
+    assert len(summary) == 1, result.stdout
+    assert "1 waiting" in summary[0]
+    assert (drop / "partial.parquet").exists()
 
 
 def test_an_unreachable_prefect_server_is_a_clear_error(tmp_path):

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ def _mixed_directory(directory: Path) -> dict[str, str]:
     (directory / "zero.parquet").write_bytes(b"")
     (directory / "notes.csv").write_text("not,a,batch\n")
     (directory / ".upload-in-progress.parquet").write_bytes(b"PAR1")
+    finished = time.time() - 3600  # uploads that ended an hour ago (a young unreadable file would wait)
+    for p in directory.iterdir():
+        os.utime(p, (finished, finished))
     return {p.name: sha(p) for p in directory.iterdir() if not p.name.startswith(".")}
 
 
@@ -79,6 +83,9 @@ def test_directory_of_good_and_bad_files(prefect_server, tmp_path):
     assert summary["left_in_place"] == [str(tmp_path / "drop" / ".upload-in-progress.parquet")]
     assert Path(summary["data_docs"]).is_file()
     assert "ppg-batch" in Path(summary["data_docs"]).read_text()
+    assert [v.version for v in versions(lake)] == [summary["dataset_version"]], "one version per run"
+    assert summary["summary_line"].startswith("6 files: ")
+    assert "3 quarantined" in summary["summary_line"]
 
     artifacts = asyncio.run(_artifacts(summary["artifacts"]))
     assert {"ingest-summary", "ingest-report"} <= set(artifacts)

@@ -1,0 +1,96 @@
+"""`ppg ingest` owns the Prefect server it starts: it ends with the command on SIGTERM and on SIGKILL,
+and a server left behind by a command that is gone is stopped by the next one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ppg_models.sim.simulate import write_simulated
+
+pytestmark = pytest.mark.slow
+PPG = Path(sys.executable).with_name("ppg")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def _start_ingest(home: Path, files: int = 30) -> tuple[subprocess.Popen, int]:
+    write_simulated(home / "lake" / "incoming", files, 300, 4)
+    env = {**os.environ, "PPG_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen([str(PPG), "ingest"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = home / "prefect" / "server.json"
+    deadline = time.monotonic() + 120
+    while not record.is_file() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.2)
+    time.sleep(3)  # well inside the run: files are being checked
+    return proc, int(json.loads(record.read_text())["pid"])
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _alive(pid)
+
+
+def _ingest_again(home: Path) -> dict:
+    env = {**os.environ, "PPG_HOME": str(home)}
+    done = subprocess.run(
+        [str(PPG), "ingest", "--json"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_sigkill_of_ingest_takes_its_server_down_and_the_next_run_finishes(tmp_path):
+    home = tmp_path / "home"
+    proc, server = _start_ingest(home)
+    proc.kill()
+    proc.wait(30)
+    assert _gone_within(server, 15), "the Prefect server outlived a SIGKILLed ingest"
+    summary = _ingest_again(home)
+    assert summary["counts"].get("error", 0) == 0
+    assert list((home / "lake" / "incoming").iterdir()) == []
+    filed = list((home / "lake" / "accepted").iterdir()) + list((home / "lake" / "quarantine").iterdir())
+    assert len(filed) == 30, "every file ends in exactly one place"
+
+
+def test_sigterm_ends_ingest_and_its_server(tmp_path):
+    proc, server = _start_ingest(tmp_path / "home")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 128 + signal.SIGTERM
+    assert _gone_within(server, 15)
+    assert not (tmp_path / "home" / "prefect" / "server.json").exists()
+
+
+def test_the_next_run_stops_a_server_whose_owner_is_gone(tmp_path):
+    home = tmp_path / "home"
+    stale = subprocess.Popen(  # stands in for a server whose command died where the kernel could not help
+        [sys.executable, "-c", "import time; time.sleep(300)", "prefect.server.api.server:create_app"]
+    )
+    dead_owner = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_owner.wait()
+    (home / "prefect").mkdir(parents=True)
+    (home / "prefect" / "server.json").write_text(json.dumps({"pid": stale.pid, "owner": dead_owner.pid}))
+    (home / "empty").mkdir()
+    env = {**os.environ, "PPG_HOME": str(home)}
+    done = subprocess.run(
+        [str(PPG), "ingest", str(home / "empty")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert stale.wait(15) is not None, "the stale server was stopped"
