@@ -74,6 +74,39 @@ def duplicate_findings(frame: pd.DataFrame, lake: Lake) -> list[Finding]:
     ]
 
 
+def near_duplicate_findings(frame: pd.DataFrame, lake: Lake, policy: IngestPolicy) -> list[Finding]:
+    """Windows of a subject at a start time already seen under another id, in the file or the lake.
+
+    The same recording sent twice under new window ids would double a subject's evidence; the policy
+    warns (default) or drops them. Call under the commit lock.
+    """
+    known = frame[frame["recorded_at"].notna()] if "recorded_at" in frame else frame.iloc[0:0]
+    if known.empty:
+        return []
+    ms = known["recorded_at"].astype("datetime64[ms, UTC]").astype("int64")
+    pairs = list(zip(known["subject_id"].astype(str), ms.tolist(), strict=True))
+    ids = known["window_id"].astype(str).tolist()
+    first: dict[tuple[str, int], str] = {}
+    within = [w for w, pair in zip(ids, pairs, strict=True) if first.setdefault(pair, w) != w]
+    in_lake = lake.index.same_moment(pairs)
+    across = [w for w, pair in zip(ids, pairs, strict=True) if pair in in_lake and in_lake[pair][0] != w]
+    out = []
+    for where, windows in (("earlier in this file", within), ("in the lake", across)):
+        if windows:
+            out.append(
+                Finding(
+                    check="near_duplicate",
+                    column="recorded_at",
+                    observed=f"same subject and start time as a window {where} under another id",
+                    allowed="one window per subject and start time",
+                    scope="window",
+                    window_ids=tuple(windows),
+                    blocking=policy.near_duplicates == "drop",
+                )
+            )
+    return out
+
+
 def _accepted_rows(found: Inspection, decision: Decision) -> int:
     """Rows readers will load: every row whose id is not dropped (a repeated id drops all its rows)."""
     if not decision.accepted or found.frame is None:
@@ -218,6 +251,7 @@ def process_file(
         with lake.commit_lock():
             if found.frame is not None:
                 found.findings += duplicate_findings(found.frame, lake)
+                found.findings += near_duplicate_findings(found.frame, lake, policy)
             decision = decide(found.findings, found.windows, policy)
             record = _record(found, decision, policy, run_id)
             place = ACCEPTED if decision.accepted else QUARANTINED

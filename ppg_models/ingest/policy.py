@@ -78,6 +78,9 @@ class IngestPolicy(_Strict, YamlConfig):
         4, ge=0, description="A batch may always drop this many windows: in a small batch a few are chance."
     )
     min_labeled_fraction: float = Field(0.9, ge=0, le=1, description="Per claimed task, share labeled.")
+    near_duplicates: Literal["warn", "drop"] = Field(
+        "warn", description="A subject's window at a start time already seen under another id."
+    )
     sources: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOURCES.items()}
     )

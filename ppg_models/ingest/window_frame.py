@@ -14,7 +14,9 @@ import pyarrow.compute as pc
 from ppg_models.data.quality import batch_quality
 from ppg_models.tasks import CHANNELS, TASK_NAMES
 
-SCALAR_COLUMNS = ("window_id", "subject_id", "source", "device", "fs", *TASK_NAMES, "skin_tone", "motion")
+SCALAR_COLUMNS = (
+    "window_id", "subject_id", "source", "device", "fs", *TASK_NAMES, "skin_tone", "motion", "recorded_at"
+)  # fmt: skip
 
 
 def present_channels(table: pa.Table) -> list[str]:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 SCHEMA = """
@@ -31,7 +32,13 @@ CREATE TABLE IF NOT EXISTS batches (
     dropped TEXT NOT NULL,
     UNIQUE (batch_id, place)
 );
-CREATE TABLE IF NOT EXISTS windows (window_id TEXT PRIMARY KEY, batch_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS windows (
+    window_id TEXT PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    subject_id TEXT,
+    recorded_ms INTEGER  -- start of the window, ms since the epoch (NULL: not known)
+);
+CREATE INDEX IF NOT EXISTS windows_moment ON windows (subject_id, recorded_ms);
 CREATE TABLE IF NOT EXISTS versions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     version TEXT NOT NULL UNIQUE,
@@ -98,6 +105,24 @@ class LakeIndex:
                 found.update(conn.execute(query, chunk).fetchall())
         return found
 
+    def same_moment(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[str, str]]:
+        """Of (subject_id, recorded_ms) pairs, those already accepted: pair -> (window_id, batch_id)."""
+        wanted = list(dict.fromkeys(pairs))
+        found: dict[tuple[str, int], tuple[str, str]] = {}
+        with self._read() as conn:
+            if conn is None:
+                return found
+            for start in range(0, len(wanted), LOOKUP_CHUNK // 2):
+                chunk = wanted[start : start + LOOKUP_CHUNK // 2]
+                values = ",".join("(?, ?)" for _ in chunk)
+                query = (
+                    "SELECT subject_id, recorded_ms, window_id, batch_id FROM windows"
+                    f" WHERE (subject_id, recorded_ms) IN (VALUES {values})"
+                )
+                for subject, ms, window, batch in conn.execute(query, [v for pair in chunk for v in pair]):
+                    found[(subject, ms)] = (window, batch)
+        return found
+
     def versions(self) -> list[str]:
         """Recorded dataset versions, oldest first (by sequence number)."""
         with self._read() as conn:
@@ -136,10 +161,11 @@ class LakeIndex:
             ),
         )
         if accepted:
-            ids = pq.read_table(directory / "windows.parquet", columns=["window_id"]).column(0).to_pylist()
-            skip = set(dropped)
-            rows = [(w, record["batch_id"]) for w in ids if w not in skip]
-            conn.executemany("INSERT OR IGNORE INTO windows (window_id, batch_id) VALUES (?, ?)", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO windows (window_id, batch_id, subject_id, recorded_ms)"
+                " VALUES (?, ?, ?, ?)",
+                _window_rows(directory / "windows.parquet", record["batch_id"], set(dropped)),
+            )
 
     @staticmethod
     def add_version(conn: sqlite3.Connection, version: str, created_at: str) -> int:
@@ -164,3 +190,16 @@ class LakeIndex:
             for record, place, directory in missing:
                 self.add_batch(conn, place, record, directory)
         return [(place, record) for record, place, _ in missing]
+
+
+def _window_rows(path: Path, batch_id: str, dropped: set[str]) -> list[tuple]:
+    """(window_id, batch_id, subject_id, recorded_ms) of a batch's accepted windows."""
+    names = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c for c in ("window_id", "subject_id", "recorded_at") if c in names])
+    ids = table.column("window_id").to_pylist()
+    subjects = table.column("subject_id").to_pylist() if "subject_id" in names else [None] * len(ids)
+    if "recorded_at" in names:
+        moments = table.column("recorded_at").cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_pylist()
+    else:
+        moments = [None] * len(ids)
+    return [(w, batch_id, s, m) for w, s, m in zip(ids, subjects, moments, strict=True) if w not in dropped]

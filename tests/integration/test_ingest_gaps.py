@@ -206,3 +206,33 @@ def test_fifty_small_simulated_good_batches_all_pass_the_default_policy(lake):
     validator = GxValidator(lake.root / "gx", policy)
     outcomes = [process_file(p, lake, policy, validator) for p in write_simulated(lake.incoming, 50, 40, 1)]
     assert [o.file for o in outcomes if o.outcome == "quarantined"] == []
+
+
+def test_the_same_recording_under_new_window_ids_is_flagged(lake):
+    first = clean_batch()
+    _run(lake, _age(write_raw(first, lake.incoming / "first.parquet")))
+    renamed = replace_column(
+        first, "window_id", pa.array([f"{w}-again" for w in first["window_id"].to_pylist()])
+    )
+    warned = _run(lake, _age(write_raw(renamed, lake.incoming / "again.parquet")))
+    assert warned.outcome == "accepted", "warn (the default) keeps the windows"
+    assert any("near_duplicate" in w and "in the lake" in w for w in warned.warnings)
+
+    twice = replace_column(
+        first, "window_id", pa.array([f"{w}-third" for w in first["window_id"].to_pylist()])
+    )
+    policy = IngestPolicy.from_dict({"near_duplicates": "drop", "max_drop_fraction": 1.0})
+    dropped = _run(lake, _age(write_raw(twice.slice(0, 10), lake.incoming / "third.parquet")), policy)
+    assert dropped.outcome == "quarantined" or dropped.dropped_windows == 10
+    assert "near_duplicate" in " ".join(dropped.reasons)
+
+
+def test_a_repeated_start_time_within_a_file_is_flagged(lake):
+    table = clean_batch()
+    moments = table.column("recorded_at").to_pylist()
+    subjects = table.column("subject_id").to_pylist()
+    j = next(i for i in range(1, len(subjects)) if subjects[i] == subjects[0])
+    moments[j] = moments[0]
+    table = replace_column(table, "recorded_at", pa.array(moments, table.schema.field("recorded_at").type))
+    outcome = _run(lake, _age(write_raw(table, lake.incoming / "repeat.parquet")))
+    assert any("earlier in this file" in w for w in outcome.warnings)
