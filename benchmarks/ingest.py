@@ -1,14 +1,16 @@
-"""Ingest throughput: windows validated per second on 2 cores, Prefect start-up reported separately.
+"""Ingest end to end, as a user runs it: `ppg ingest DIR --json` in a fresh process, 2 cores.
 
-For each batch size (ICU source, red + IR at 125 Hz, 10 s windows) a fresh lake first accepts a
-1,000-window reference batch from the same source, so the timed batch also pays for drift and
-cross-lake duplicate checks. The timed step is the whole per-file path the flow's task runs:
-hash, read, contract checks, quality features, Great Expectations, drift, duplicate check, decision and
-the atomic move. Stage timings of the same batch are reported beside it. Prefect start-up is timed
-separately: ``ppg ingest`` on an empty directory (ephemeral server start, flow run, artifacts).
+Cases: one batch of 1k, 10k, 100k and 200k windows (ICU: red + IR at 125 Hz, 10 s windows), and a
+folder of 50 small files (1k windows each, so the run's fixed cost is shared). Each case runs in a
+fresh PPG_HOME whose lake first accepted a 1,000-window reference batch of the same source, so the
+timed run also pays for drift and cross-lake duplicate checks. Reported per case: wall time of the
+whole command (Prefect start-up and shutdown included), the flow's own time (from Prefect ready to the
+summary, measured inside the command), windows per second both ways, and the peak resident memory of
+the command's processes.
 
-Run: .venv/bin/python benchmarks/ingest.py [--sizes 1000 10000 100000]
-Writes benchmarks/results/ingest.json and .md. Target (issue 4): >= 10,000 windows/s.
+Run: .venv/bin/python benchmarks/ingest.py [--sizes 1000 10000 100000 200000] [--small-files 50]
+Writes benchmarks/results/ingest.json and .md. Targets (issue 12): >= 10,000 windows/s end to end
+for batches of >= 10k windows; >= 5,000 for a run of 1k-window files; peak memory <= 1 GB.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,130 +28,114 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_io import write_results
 
-TARGET = 10_000.0
+PPG = Path(sys.executable).with_name("ppg")
 BLOCK = 10_000  # windows simulated once, then repeated with new ids for larger batches
+MEASURE = (  # runs the command and prints its wall time and the peak RSS (KiB) of its processes
+    "import json, resource, subprocess, sys, time; t = time.perf_counter();"
+    " done = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+    " print(json.dumps({'rc': done.returncode, 'wall': time.perf_counter() - t, 'stdout': done.stdout,"
+    " 'stderr': done.stderr[-2000:], 'maxrss_kib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+)
 
 
-def _batch(n: int, seed: int) -> pa.Table:
+def _batch(n: int, seed: int, tag: str) -> pa.Table:
     from ppg_models.sim.simulate import simulate_batch
 
     block = simulate_batch("icu", seed, 0, min(n, BLOCK))
     parts = []
     for k in range((n + len(block) - 1) // len(block)):
         part = block.slice(0, min(len(block), n - k * len(block)))
-        ids = [f"{w}-r{k}" for w in part.column("window_id").to_pylist()]
+        ids = [f"{w}-{tag}-r{k}" for w in part.column("window_id").to_pylist()]
         parts.append(part.set_column(0, "window_id", pa.array(ids)))
     return pa.concat_tables(parts)
 
 
-def _stages(path: Path, policy) -> dict[str, float]:
-    """Seconds per stage for one batch, measured apart from the full run."""
-    from ppg_models.data.batch_io import read_table
-    from ppg_models.data.schema import row_problems
-    from ppg_models.files import sha256_file
-    from ppg_models.ingest.window_frame import window_frame
-
-    out = {}
-    t = time.perf_counter()
-    sha256_file(path)
-    out["hash"] = time.perf_counter() - t
-    t = time.perf_counter()
-    read = read_table(path)
-    out["read_and_conform"] = time.perf_counter() - t
-    t = time.perf_counter()
-    row_problems(read)
-    out["contract_rows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    frame = window_frame(read, policy.sampling_rates)
-    out["quality_features"] = time.perf_counter() - t
-    out["_frame"] = frame
-    return out
+def _ppg(home: Path, *args: str) -> dict:
+    env = {**os.environ, "PPG_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(PPG), *args], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"ppg {' '.join(args)} failed: {result['stderr']}")
+    return result
 
 
-def _one_size(n: int, root: Path) -> dict:
-    from flows.ingest.gx_validator import GxValidator
+def _home_with_reference(root: Path, name: str) -> Path:
     from ppg_models.data.batch_io import write_batch
-    from ppg_models.ingest.intake import process_file
-    from ppg_models.ingest.policy import IngestPolicy
-    from ppg_models.lake.store import Lake
 
-    lake, policy = Lake.create(root / f"lake-{n}"), IngestPolicy()
-    validator = GxValidator(lake.root / "gx", policy)
-    reference = write_batch(_batch(1000, seed=99), lake.incoming / "reference.parquet")
-    process_file(reference, lake, policy, validator)
-    _stages(lake.batch_dir(lake.records()[0]["batch_id"], "accepted") / "batch.parquet", policy)  # warm-up
-    table = _batch(n, seed=5)
-    path = write_batch(table, lake.incoming / f"icu-{n}.parquet")
-    size = path.stat().st_size
-    stages = _stages(path, policy)
-    frame = stages.pop("_frame")
-    t = time.perf_counter()
-    validator(frame, policy.sources["icu"], "stage-timing")
-    stages["great_expectations"] = time.perf_counter() - t
-    t = time.perf_counter()
-    outcome = process_file(path, lake, policy, validator)
-    total = time.perf_counter() - t
-    t = time.perf_counter()
-    validator.build_docs()
-    docs = time.perf_counter() - t
+    home = root / name
+    write_batch(_batch(1000, 99, "ref"), home / "reference" / "reference.parquet")
+    _ppg(home, "ingest", str(home / "reference"), "--json")
+    return home
+
+
+def _case(root: Path, name: str, files: list[pa.Table], startup_s: float) -> dict:
+    from ppg_models.data.batch_io import write_batch
+
+    home = _home_with_reference(root, name)
+    drop = home / "drop"
+    for i, table in enumerate(files):
+        write_batch(table, drop / f"{name}-{i:03d}.parquet")
+    size_mb = sum(p.stat().st_size for p in drop.iterdir()) / 2**20
+    windows = sum(t.num_rows for t in files)
+    run = _ppg(home, "ingest", str(drop), "--json")
+    summary = json.loads(run["stdout"])
+    flow_s = summary["timings"]["flow_s"]  # measured inside the command, from Prefect ready to the end
     return {
-        "windows": n,
-        "file_mb": round(size / 2**20, 1),
-        "outcome": outcome.outcome,
-        "seconds": round(total, 3),
-        "windows_per_s": round(n / total, 1),
-        "stage_seconds": {k: round(v, 3) for k, v in stages.items()},
-        "data_docs_build_s": round(docs, 3),
+        "case": name,
+        "files": len(files),
+        "windows": windows,
+        "file_mb": round(size_mb, 1),
+        "outcomes": {k: v for k, v in summary["counts"].items() if not k.endswith("windows")},
+        "wall_s": round(run["wall"], 2),
+        "prefect_ready_s": summary["timings"]["prefect_ready_s"],
+        "without_startup_s": round(flow_s, 2),
+        "windows_per_s_end_to_end": round(windows / run["wall"], 1),
+        "windows_per_s_without_startup": round(windows / flow_s, 1),
+        "peak_rss_mb": round(run["maxrss_kib"] / 1024, 1),
     }
-
-
-def _prefect_startup(root: Path) -> dict:
-    empty = root / "empty"
-    empty.mkdir()
-    env = {**os.environ, "PPG_HOME": str(root / "startup-home")}
-    ppg = Path(sys.executable).with_name("ppg")
-    t = time.perf_counter()
-    done = subprocess.run([str(ppg), "ingest", str(empty), "--json"], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    json.loads(done.stdout)
-    return {"ppg_ingest_empty_dir_s": round(wall, 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 200_000])
+    parser.add_argument("--small-files", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rows = [_one_size(n, root) for n in args.sizes]
-        startup = _prefect_startup(root)
+        (root / "empty").mkdir()
+        startup = _ppg(root / "startup-home", "ingest", str(root / "empty"), "--json")
+        startup_s = startup["wall"]
+        rows = [_case(root, f"one-{n}", [_batch(n, 5, f"n{n}")], startup_s) for n in args.sizes]
+        small = [_batch(1000, 7 + i, f"s{i}") for i in range(args.small_files)]
+        rows.append(_case(root, f"{args.small_files}-files-of-1k", small, startup_s))
     lines = [
-        "# Ingest throughput (2 cores, ICU batches: red + IR, 125 Hz, 10 s windows)",
+        "# Ingest end to end (`ppg ingest DIR --json`, fresh process, 2 cores; ICU red + IR, 125 Hz, 10 s)",
         "",
-        "| windows | file MB | outcome | seconds | windows/s "
-        "| hash | read | contract | quality | GE | docs |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Prefect start-up and shutdown (`ppg ingest` on an empty folder): {startup_s:.1f} s,"
+        f" peak {startup['maxrss_kib'] / 1024:.0f} MB.",
+        "",
+        "| case | windows | MB | outcomes | wall s | windows/s end to end | Prefect ready s | flow s"
+        " | windows/s in the flow | peak memory MB |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        s = r["stage_seconds"]
+        outcomes = ", ".join(f"{k} {v}" for k, v in r["outcomes"].items())
         lines.append(
-            f"| {r['windows']:,} | {r['file_mb']} | {r['outcome']} | {r['seconds']}"
-            f" | {r['windows_per_s']:,.0f}"
-            f" | {s['hash']} | {s['read_and_conform']} | {s['contract_rows']} | {s['quality_features']}"
-            f" | {s['great_expectations']} | {r['data_docs_build_s']} |"
+            f"| {r['case']} | {r['windows']:,} | {r['file_mb']} | {outcomes} | {r['wall_s']}"
+            f" | {r['windows_per_s_end_to_end']:,.0f} | {r['prefect_ready_s']} | {r['without_startup_s']}"
+            f" | {r['windows_per_s_without_startup']:,.0f} | {r['peak_rss_mb']:,.0f} |"
         )
     lines += [
         "",
-        f"Target: >= {TARGET:,.0f} windows/s excluding start-up. Stage columns are seconds, measured apart;"
-        " 'docs' is the Data Docs build after the batch.",
-        "Prefect start-up (`ppg ingest` on an empty directory, ephemeral server):"
-        f" {startup['ppg_ingest_empty_dir_s']} s.",
+        "Targets: >= 10,000 windows/s end to end for batches of >= 10k windows; >= 5,000 for a run of"
+        " 1k-window files; peak memory <= 1 GB. Peak memory is the largest resident set of the command's"
+        " processes (the command itself or its Prefect server).",
     ]
-    write_results(
-        "ingest", {"target_windows_per_s": TARGET, "sizes": rows, "startup": startup}, "\n".join(lines)
-    )
+    payload = {"startup_s": round(startup_s, 2), "cases": rows}
+    write_results("ingest", payload, "\n".join(lines))
 
 
 if __name__ == "__main__":

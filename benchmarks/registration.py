@@ -84,7 +84,9 @@ def _measure(run, config, repeats: int) -> dict[str, float]:
         times["log_run"].append(t)
         version, t = _time(register, run_id, run, "tina")
         times["register"].append(t)
-        record_registration(version, tina, {"run_id": run_id}, evaluation_set.pin(run, config).row())
+        evidence = {"run_id": run_id, "weights_sha256": run.weights_sha256}
+        pinned = evaluation_set.pin(run, config).row()
+        record_registration(version, tina, evidence, pinned, run.bundle_sha256)
         if i == 0:
             _, t = _time(gate_version, version, policy, "tina")
             times["gate_no_champion"].append(t)

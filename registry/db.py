@@ -73,6 +73,17 @@ aliases = Table(
     Column("mirrored", Integer, nullable=False),
 )
 
+#: What was registered, as the registry saw it (the truth a tag in MLflow only mirrors).
+versions = Table(
+    "ppg_versions",
+    metadata,
+    Column("version", String(16), primary_key=True),
+    Column("trained_by", String(64), nullable=False),
+    Column("weights_sha256", String(64), nullable=False),
+    Column("bundle_sha256", String(64), nullable=False),
+    Column("registered_at", String(40), nullable=False),
+)
+
 #: Each registered version's evaluation set: the window ids of a dataset version, pinned at registration.
 eval_sets = Table(
     "ppg_eval_sets",

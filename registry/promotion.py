@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from registry import aliases, audit, settings
 from registry.aliases import Aliases
-from registry.db import champions, eval_sets, exclusive, reading
+from registry.db import champions, eval_sets, exclusive, reading, versions
 from registry.gates.judge import Verdict
 from registry.gates.policy import GatePolicy
 from registry.status import AFTER_GATE, NEVER_PROMOTABLE, Status
@@ -86,14 +86,25 @@ def alias_problems() -> list[str]:
     return problems
 
 
-def record_registration(version: str, user: User, evidence: dict[str, Any], eval_set: dict[str, Any]) -> None:
-    """Audit a new version and pin its evaluation set (dataset version and window ids) in the registry."""
+def record_registration(
+    version: str, user: User, evidence: dict[str, Any], eval_set: dict[str, Any], bundle_sha256: str
+) -> None:
+    """Audit a new version; record its trainer and bundle hashes and pin its evaluation set."""
     user.require("register")
     c = client()
     with exclusive() as conn:
         before = aliases.checked(conn, c)
         conn.execute(insert(eval_sets).values(version=version, **eval_set))
-        evidence = evidence | {"eval_set_sha256": eval_set["sha256"]}
+        conn.execute(
+            insert(versions).values(
+                version=version,
+                trained_by=user.name,
+                weights_sha256=evidence["weights_sha256"],
+                bundle_sha256=bundle_sha256,
+                registered_at=_now(),
+            )
+        )
+        evidence = evidence | {"eval_set_sha256": eval_set["sha256"], "bundle_sha256": bundle_sha256}
         _record(conn, c, user.name, "register", version, evidence, before, before)
 
 
@@ -188,7 +199,24 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
     return _mirror(c, after)
 
 
-def reject(version: str, user: User, reason: str) -> None:
+def _previous_champion(conn: Connection, c: MlflowClient, current: str) -> str | None:
+    """Pop ``current`` and every champion below it that may no longer serve; the one that may, or None.
+
+    A version rejected (by a person or a gate) since it was champion never serves again.
+    """
+    rows = conn.execute(
+        select(champions.c.position, champions.c.version).order_by(champions.c.position)
+    ).all()
+    for position, version in reversed(rows):
+        if version != current and resolve(version).tags.get("ppg.status") not in NEVER_PROMOTABLE:
+            return version
+        conn.execute(delete(champions).where(champions.c.position == position))
+    return None
+
+
+def reject(version: str, user: User, reason: str) -> Aliases:
+    """Reject a version for good. A rejected champion stops serving: the previous champion that may
+    still serve takes over, or there is no champion. Returns the aliases after."""
     user.require("reject")
     if not reason.strip():
         raise PromotionError("a rejection needs a reason")
@@ -196,11 +224,13 @@ def reject(version: str, user: User, reason: str) -> None:
     version = str(resolve(version).version)  # canonical; raises VersionNotFoundError for an unknown one
     with exclusive() as conn:
         before = aliases.checked(conn, c)
-        if before[CHAMPION] == version:
-            raise PromotionError(f"version {version} is the champion; use `ppg rollback` to replace it")
         after = dict(before)
         if before[CHALLENGER] == version:
             after[CHALLENGER] = None
+        if before[CHAMPION] == version:
+            after[CHAMPION] = _previous_champion(conn, c, version)
+            if after[CHAMPION]:
+                _tags(c, after[CHAMPION], {"ppg.status": Status.CHAMPION})
         aliases.decide(conn, after)
         _tags(
             c,
@@ -208,28 +238,31 @@ def reject(version: str, user: User, reason: str) -> None:
             {"ppg.status": Status.REJECTED, "ppg.rejected_by": user.name, "ppg.rejected_reason": reason},
         )
         _record(conn, c, user.name, "reject", version, {"reason": reason}, before, after)
-    _mirror(c, after)
+    return _mirror(c, after)
 
 
-def rollback(user: User, reason: str) -> dict[str, str | None]:
-    """Put the previous champion back; the replaced one is marked rolled-back."""
+def rollback(user: User, reason: str) -> Aliases:
+    """Put back the previous champion that may still serve (never a rejected one); the replaced one is
+    marked rolled-back."""
     user.require("rollback")
     c = client()
     with exclusive() as conn:
         before = aliases.checked(conn, c)
-        rows = conn.execute(
-            select(champions.c.position, champions.c.version).order_by(champions.c.position)
-        ).all()
-        if len(rows) < 2:
-            raise PromotionError("there is no previous champion to roll back to")
-        current, previous = rows[-1], rows[-2]
-        conn.execute(delete(champions).where(champions.c.position == current.position))
-        after = {CHAMPION: previous.version, CHALLENGER: before[CHALLENGER]}
+        current = before[CHAMPION]
+        if current is None:
+            raise PromotionError("there is no champion to roll back")
+        previous = _previous_champion(conn, c, current)
+        if previous is None:
+            raise PromotionError(
+                f"there is no previous champion that may still serve (rejected versions never do);"
+                f" v{current} stays champion"
+            )
+        after = {CHAMPION: previous, CHALLENGER: before[CHALLENGER]}
         aliases.decide(conn, after)
-        _tags(c, current.version, {"ppg.status": Status.ROLLED_BACK})
-        _tags(c, previous.version, {"ppg.status": Status.CHAMPION})
-        evidence = {"reason": reason, "from": current.version, "to": previous.version}
-        _record(conn, c, user.name, "rollback", previous.version, evidence, before, after)
+        _tags(c, current, {"ppg.status": Status.ROLLED_BACK})
+        _tags(c, previous, {"ppg.status": Status.CHAMPION})
+        evidence = {"reason": reason, "from": current, "to": previous}
+        _record(conn, c, user.name, "rollback", previous, evidence, before, after)
     return _mirror(c, after)
 
 

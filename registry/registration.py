@@ -24,5 +24,5 @@ def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePo
         "dataset_version": config.data.dataset,
         "report_test_windows": run.splits.get("test"),
     }
-    record_registration(version, user, evidence, pinned.row())
+    record_registration(version, user, evidence, pinned.row(), run.bundle_sha256)
     return gate_version(version, policy, user.name)

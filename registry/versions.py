@@ -12,12 +12,14 @@ from pathlib import Path
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from sqlalchemy import select
 
 from ppg_models.evaluation.report import EvaluationReport
 from ppg_models.files import sha256_file
 from ppg_models.models.multitask import MultiTaskModel
-from ppg_models.training.checkpoint import WEIGHTS, ModelIntegrityError, load_bundle
+from ppg_models.training.checkpoint import WEIGHTS, ModelIntegrityError, bundle_digest, load_bundle
 from registry import settings
+from registry.db import reading, versions
 from registry.tracking import client
 
 
@@ -30,7 +32,7 @@ def resolve(ref: str) -> ModelVersion:
     c, name, ref = client(), settings.model_name(), str(ref)
     try:
         if ref.isdigit() or (ref[:1] == "v" and ref[1:].isdigit()):
-            return c.get_model_version(name, ref.removeprefix("v"))
+            return c.get_model_version(name, str(int(ref.removeprefix("v"))))  # "02", "v2": version 2
         return c.get_model_version_by_alias(name, ref)
     except MlflowException:
         raise VersionNotFoundError(f"no version {ref!r} of registered model {name!r}") from None
@@ -40,18 +42,34 @@ def _download(run_id: str, path: str, into: Path) -> Path:
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(into)))
 
 
+def _registered_hashes(version: str) -> tuple[str | None, str | None]:
+    """(weights, bundle) SHA-256 as the registry database recorded them at registration."""
+    with reading() as conn:
+        row = conn.execute(
+            select(versions.c.weights_sha256, versions.c.bundle_sha256).where(versions.c.version == version)
+        ).first()
+    return (row.weights_sha256, row.bundle_sha256) if row else (None, None)
+
+
 def load_model(ref: str, device: str = "cpu") -> tuple[MultiTaskModel, ModelVersion]:
-    """The model of a version, after checking its weights against the registered SHA-256."""
+    """The model of a version, after checking every file of its bundle against the registered hashes."""
     mv = resolve(ref)
-    expected = mv.tags.get("ppg.weights_sha256")
-    if not expected:
-        raise ModelIntegrityError(f"version {mv.version} has no registered weights hash; refusing to load it")
+    weights, bundle_hash = _registered_hashes(str(mv.version))
+    if not weights or not bundle_hash:
+        raise ModelIntegrityError(
+            f"version {mv.version} has no registered bundle hashes in the registry; refusing to load it"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         bundle = _download(mv.run_id, "bundle", Path(tmp))
         actual = sha256_file(bundle / WEIGHTS)
-        if actual != expected:
+        if actual != weights:
             raise ModelIntegrityError(
-                f"version {mv.version}: weights SHA-256 {actual} differs from the registered {expected}"
+                f"version {mv.version}: weights SHA-256 {actual} differs from the registered {weights}"
+            )
+        if bundle_digest(bundle) != bundle_hash:
+            raise ModelIntegrityError(
+                f"version {mv.version}: a file of its bundle (e.g. model.json: spec, label scaling) differs"
+                " from what was registered"
             )
         return load_bundle(bundle, device), mv
 

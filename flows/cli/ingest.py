@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,8 @@ from rich.markup import escape
 
 from flows.cli.options import JsonOpt
 from flows.cli.output import fail, print_json, stdout
+
+STARTED = time.perf_counter()  # when the command line was imported: the start of `ppg ingest`
 
 
 def ingest_cmd(
@@ -40,8 +43,14 @@ def ingest_cmd(
     if directory is not None and not directory.is_dir():
         raise fail(f"{directory}: no such directory", 2)
     try:
-        with owned_server():
+        with owned_server() as api:
+            ready = time.perf_counter()
             summary = ingest_batches(directory=directory, policy=rules, show_progress=not json_out)
+            summary["timings"] = {
+                "prefect_ready_s": round(ready - STARTED, 2),  # imports and server start-up
+                "flow_s": round(time.perf_counter() - ready, 2),
+                "prefect_api": api,
+            }
     except (RuntimeError, OSError) as exc:
         api = os.environ.get("PREFECT_API_URL")
         where = (

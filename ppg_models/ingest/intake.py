@@ -24,7 +24,15 @@ from ppg_models.ingest.drift import drift_columns, drift_findings
 from ppg_models.ingest.findings import Decision, Finding, Outcome, decide
 from ppg_models.ingest.inspect import Inspection, Progress, inspect_file
 from ppg_models.ingest.policy import IngestPolicy
-from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, StoreError, batch_id_of, is_safe_name
+from ppg_models.lake.store import (
+    ACCEPTED,
+    QUARANTINED,
+    Lake,
+    StoreError,
+    batch_id_of,
+    file_stamp,
+    is_safe_name,
+)
 
 #: (window frame, tasks the source claims, batch id) -> (findings, engine's raw result for the record)
 Validator = Callable[[pd.DataFrame, list[str], str], tuple[list[Finding], dict[str, Any]]]
@@ -164,11 +172,6 @@ def _stored_name(path: Path, decision: Decision) -> str:
     return path.name if is_safe_name(path.name) else "original.bin"
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
-
-
 def _waiting(path: Path, sha: str | None, why: str) -> BatchOutcome:
     batch_id = batch_id_of(sha) if sha else None
     return BatchOutcome(
@@ -183,10 +186,10 @@ def _still_uploading(found: Inspection, policy: IngestPolicy) -> bool:
     return unreadable and age < policy.settle_seconds
 
 
-def _forget(lake: Lake, path: Path, stored: Path) -> list[str]:
+def _forget(lake: Lake, path: Path, sha: str, stamp: tuple[int, int]) -> list[str]:
     """Remove the incoming name; a permission error is a warning, never a failure of work that was done."""
     try:
-        lake.forget_incoming(path, stored)
+        lake.forget_incoming(path, sha, stamp)
     except PermissionError as exc:
         return [
             f"the incoming name could not be removed ({exc.strerror}); the file is filed and later runs"
@@ -209,7 +212,7 @@ def process_file(
     ``settle_seconds`` (an upload in progress), is left where it is (``waiting``).
     """
     try:
-        before = _stamp(path)
+        before = file_stamp(path)
         sha = sha256_file(path)
     except FileNotFoundError:  # another run filed it between our listing and now
         return BatchOutcome(
@@ -222,22 +225,21 @@ def process_file(
             )
         done = lake.where(sha)
         if done is not None:
-            place, directory = done
-            stored = next(p for p in directory.iterdir() if p.name not in _RECORD_FILES)
+            _, directory = done
             return BatchOutcome(
                 path.name,
                 Outcome.ALREADY_PROCESSED,
                 batch_id_of(sha),
                 sha,
                 location=str(directory),
-                warnings=_forget(lake, path, stored),
+                warnings=_forget(lake, path, sha, before),
             )
         if not path.exists():
             return BatchOutcome(
                 path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
         found = inspect_file(path, policy, sha, on_chunk)
-        if _stamp(path) != before:
+        if file_stamp(path) != before:
             return _waiting(path, sha, "the file changed while it was read (still being written)")
         if _still_uploading(found, policy):
             return _waiting(path, sha, f"unreadable and changed less than {policy.settle_seconds:g} s ago")
@@ -260,7 +262,7 @@ def process_file(
                 directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
             except StoreError as exc:
                 return _waiting(path, sha, str(exc))
-        warnings = list(decision.warnings) + _forget(lake, path, directory / _stored_name(path, decision))
+        warnings = list(decision.warnings) + _forget(lake, path, sha, before)
     return BatchOutcome(
         file=path.name,
         outcome=decision.outcome,
@@ -274,6 +276,3 @@ def process_file(
         warnings=warnings,
         location=str(directory),
     )
-
-
-_RECORD_FILES = frozenset({"record.json", "validation.json", "windows.parquet", "reason.json"})

@@ -167,10 +167,14 @@ class Lake:
         return target  # the caller removes the incoming name (forget_incoming)
 
     @staticmethod
-    def forget_incoming(source: Path, stored: Path) -> None:
-        """Remove the incoming name once the same bytes are stored (never otherwise)."""
+    def forget_incoming(source: Path, sha256: str, stamp: tuple[int, int]) -> None:
+        """Remove the incoming name once its bytes are stored (never otherwise).
+
+        ``sha256`` is what the stored copy was verified against, and ``stamp`` the (size, mtime) of
+        ``source`` when it was hashed: unchanged, the bytes are those; changed, they are hashed again.
+        """
         with contextlib.suppress(FileNotFoundError):
-            if _same_bytes(source, stored):
+            if file_stamp(source) == stamp or sha256_file(source) == sha256:
                 source.unlink()
                 fsync_dir(source.parent)
 
@@ -234,8 +238,10 @@ def _regular(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, modification time in ns): a cheap sign that a file's bytes have not changed."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def _copy_verified(source: Path, target: Path, sha256: str) -> None:

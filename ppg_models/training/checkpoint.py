@@ -7,6 +7,7 @@ verifies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -52,6 +53,17 @@ def save_bundle(model: MultiTaskModel, directory: Path, extra: dict[str, Any] | 
     manifest = {"spec": model.spec.model_dump(), "weights_sha256": digest, **(extra or {})}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return digest
+
+
+def bundle_digest(directory: str | Path) -> str:
+    """SHA-256 over every file of a bundle (name and content): any edit of any file changes it."""
+    directory = Path(directory)
+    lines = [
+        f"{p.relative_to(directory).as_posix()}:{sha256_file(p)}"
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> MultiTaskModel:

@@ -19,7 +19,7 @@ from ppg_models.home import home_path
 from ppg_models.lake.dataset import load_version, version_table
 from ppg_models.lake.store import Lake
 from ppg_models.models.inputs import ModelInputs
-from ppg_models.training.checkpoint import save_bundle
+from ppg_models.training.checkpoint import bundle_digest, save_bundle
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import (
     WindowSet,
@@ -38,6 +38,7 @@ class RunResult:
     report: EvaluationReport
     training: TrainResult
     weights_sha256: str
+    bundle_sha256: str  # every file of model/ (spec and weights)
     splits: dict[str, int]
     config: TrainConfig  # as run: a lake dataset pinned to its concrete version
     dataset_version: str | None = None  # the lake version trained on (None: files named directly)
@@ -113,4 +114,5 @@ def run_training(
             json.dumps({"tasks": result.model.tasks, "matrix": matrix}, indent=1)
         )
     sizes = {k: len(v) for k, v in parts.items()}
-    return RunResult(out, report, result, digest, sizes, config, config.data.dataset)
+    bundle = bundle_digest(out / "model")
+    return RunResult(out, report, result, digest, bundle, sizes, config, config.data.dataset)

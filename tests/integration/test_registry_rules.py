@@ -149,6 +149,56 @@ def test_rollback_restores_the_previous_champion(world, people):
     assert_consistent()
 
 
+def test_loading_refuses_a_bundle_whose_spec_was_edited(world, people):
+    import json
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    a = _register(world, people)
+    uri = client().get_run(resolve(a.version).run_id).info.artifact_uri
+    manifest = Path(urlparse(uri).path) / "bundle" / "model.json"
+    spec = json.loads(manifest.read_text())
+    spec["spec"]["label_mean"]["hr"] += 40  # +40 bpm on every estimate, weights untouched
+    manifest.write_text(json.dumps(spec))
+    with pytest.raises(ModelIntegrityError, match="a file of its bundle"):
+        load_model(a.version)
+
+
+def test_rollback_never_returns_to_a_rejected_version(world, people):
+    a = _register(world, people)
+    approve(a.version, people["alex"], POLICY)
+    b = _register(world, people, "famo")
+    approve(b.version, people["ana"], POLICY)
+    reject(a.version, people["alex"], "AF misses on the night shift data")
+    with pytest.raises(PromotionError, match="no previous champion that may still serve"):
+        rollback(people["alex"], "field report")
+    assert alias_version(client(), "champion") == b.version
+    assert_consistent()
+
+
+def test_a_rejected_champion_stops_serving(world, people):
+    a = _register(world, people)
+    approve(a.version, people["alex"], POLICY)
+    b = _register(world, people, "famo")
+    approve(b.version, people["ana"], POLICY)
+    after = reject(b.version, people["alex"], "a recall")
+    assert after["champion"] == a.version, "the previous champion that may serve takes over"
+    after = reject(a.version, people["ana"], "the same defect")
+    assert after["champion"] is None, "with none left, there is no champion"
+    assert alias_version(client(), "champion") is None
+    assert_consistent()
+
+
+def test_version_numbers_are_canonical_in_every_decision(world, people):
+    a = _register(world, people)
+    approve(f"0{a.version}", people["alex"], POLICY)
+    assert alias_version(client(), "champion") == a.version
+    with pytest.raises(PromotionError, match="already the champion"):
+        approve(f"v{a.version}", people["ana"], POLICY)
+    with pytest.raises(PromotionError, match="already the champion"):
+        approve(f"00{a.version}", people["ana"], POLICY)
+
+
 def test_loading_refuses_weights_changed_in_the_artifact_store(world, people):
     from pathlib import Path
     from urllib.parse import urlparse
