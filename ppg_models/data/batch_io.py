@@ -19,6 +19,8 @@ from ppg_models.data.schema import (
     row_problems,
 )
 
+ROW_GROUP_WINDOWS = 4096  # readers stream a file one row group at a time: this bounds their memory
+
 
 def _schema_version(path: Path, metadata: dict[bytes, bytes] | None) -> None:
     raw = (metadata or {}).get(VERSION_KEY)
@@ -54,7 +56,8 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
 
 
 def iter_tables(path: str | os.PathLike[str], rows: int) -> Iterator[pa.Table]:
-    """The file's rows ``rows`` at a time, each chunk conformed: memory bounded by the chunk, not the file.
+    """The file's rows ``rows`` at a time, each chunk conformed: memory bounded by the chunk and the
+    file's row groups (``write_batch`` writes ROW_GROUP_WINDOWS per group), not by the file.
 
     Raises BatchFormatError (as ``read_table`` does) for a file that cannot be read, also midway.
     """
@@ -64,7 +67,7 @@ def iter_tables(path: str | os.PathLike[str], rows: int) -> Iterator[pa.Table]:
     if path.stat().st_size == 0:
         raise BatchFormatError(path, None, "file is empty (0 bytes)")
     try:
-        with pq.ParquetFile(path) as reader:
+        with pq.ParquetFile(path, pre_buffer=False, buffer_size=8 << 20) as reader:
             _schema_version(path, reader.schema_arrow.metadata)
             conform(reader.schema_arrow.empty_table(), path)  # column problems before any row is read
             for batch in reader.iter_batches(batch_size=rows):
@@ -107,7 +110,7 @@ def write_batch(table: pa.Table, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_WINDOWS)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
