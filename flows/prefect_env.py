@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from ppg_models.home import home_dir
+from ppg_models.lake.locks import alive
 
 SERVER_MARK = "prefect.server.api.server:create_app"  # in the command line of Prefect's server
 PR_SET_PDEATHSIG = 1
@@ -47,16 +48,6 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_prefect_server(pid: int) -> bool:
     try:
         return SERVER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -71,15 +62,15 @@ def stop_stale_server(record: Path) -> int | None:
         pid, owner = int(seen["pid"]), int(seen["owner"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _alive(owner) or not _alive(pid) or not _is_prefect_server(pid):
-        if not _alive(owner):
+    if alive(owner) or not alive(pid) or not _is_prefect_server(pid):
+        if not alive(owner):
             record.unlink(missing_ok=True)
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     record.unlink(missing_ok=True)
     return pid

@@ -6,6 +6,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.run import RunResult
 
@@ -99,3 +101,43 @@ def race(*calls: tuple) -> tuple[list, list]:
     for t in threads:
         t.join()
     return results, errors
+
+
+# ---- fixtures shared by the registry test modules (imported there by name) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One lake and two trained runs per test module (training is the slow part)."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("registry-home")
+    mp.setenv("PPG_HOME", str(home))
+    try:
+        yield build_world(home)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def registry_home(world, tmp_path, monkeypatch):
+    """The shared lake and runs; a fresh MLflow store and registry database for every test."""
+    monkeypatch.setenv("PPG_HOME", str(world.home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.delenv("PPG_GATE_POLICY", raising=False)
+    return world.home
+
+
+@pytest.fixture
+def people(registry_home):
+    """An admin (root), a trainer (tina) and two approvers (alex, ana), logged in."""
+    from registry.users import add_user, authenticate
+
+    add_user("root", "admin", "root-password", None)
+    root = authenticate("root", "root-password")
+    add_user("tina", "trainer", "tina-password", root)
+    add_user("alex", "approver", "alex-password", root)
+    add_user("ana", "approver", "ana-password-", root)
+    return {name: authenticate(name, pw) for name, pw in
+            (("root", "root-password"), ("tina", "tina-password"), ("alex", "alex-password"),
+             ("ana", "ana-password-"))}  # fmt: skip

@@ -38,13 +38,19 @@ def _schema_version(path: Path, metadata: dict[bytes, bytes] | None) -> None:
         )
 
 
-def read_table(path: str | os.PathLike[str]) -> pa.Table:
-    """Read a Parquet file and conform its columns and types; row contents are not checked."""
+def _present(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, or BatchFormatError when there is no file or it is empty."""
     path = Path(path)
     if not path.is_file():
         raise BatchFormatError(path, None, "no such file")
     if path.stat().st_size == 0:
         raise BatchFormatError(path, None, "file is empty (0 bytes)")
+    return path
+
+
+def read_table(path: str | os.PathLike[str]) -> pa.Table:
+    """Read a Parquet file and conform its columns and types; row contents are not checked."""
+    path = _present(path)
     try:
         _schema_version(path, pq.read_schema(path).metadata)
         table = pq.read_table(path)  # column chunks decoded on threads: about 2x ParquetFile.read
@@ -61,11 +67,7 @@ def iter_tables(path: str | os.PathLike[str], rows: int) -> Iterator[pa.Table]:
 
     Raises BatchFormatError (as ``read_table`` does) for a file that cannot be read, also midway.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BatchFormatError(path, None, "no such file")
-    if path.stat().st_size == 0:
-        raise BatchFormatError(path, None, "file is empty (0 bytes)")
+    path = _present(path)
     try:
         with pq.ParquetFile(path, pre_buffer=False, buffer_size=8 << 20) as reader:
             _schema_version(path, reader.schema_arrow.metadata)

@@ -19,7 +19,8 @@ from pathlib import Path
 UNREADABLE_LOCK_STALE_S = 60.0
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -37,7 +38,7 @@ def _stale(lock: Path) -> bool:
             return time.time() - lock.stat().st_mtime > UNREADABLE_LOCK_STALE_S
         except FileNotFoundError:
             return True
-    return owner.get("host") == socket.gethostname() and not _alive(int(owner.get("pid", -1)))
+    return owner.get("host") == socket.gethostname() and not alive(int(owner.get("pid", -1)))
 
 
 def _try_create(lock: Path) -> bool:

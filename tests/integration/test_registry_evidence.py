@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from registry_world import LENIENT, assert_consistent, build_world
+from registry_world import LENIENT, assert_consistent
 
 from registry import evaluation_set
 from registry.aliases import MirrorError
@@ -15,42 +15,15 @@ from registry.gating import gate_version
 from registry.promotion import PromotionError, approve, restore_mirror
 from registry.registration import register_run
 from registry.tracking import alias_version, client
-from registry.users import add_user, authenticate
 
 pytestmark = pytest.mark.slow
 POLICY = GatePolicy.from_dict(LENIENT)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("evidence-home")
-    mp.setenv("PPG_HOME", str(home))
-    try:
-        yield build_world(home)
-    finally:
-        mp.undo()
-
-
 @pytest.fixture(autouse=True)
-def ppg_home(world, tmp_path, monkeypatch):
-    monkeypatch.setenv("PPG_HOME", str(world.home))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
-    return world.home
-
-
-@pytest.fixture
-def people():
-    add_user("root", "admin", "root-password", None)
-    root = authenticate("root", "root-password")
-    add_user("tina", "trainer", "tina-password", root)
-    add_user("alex", "approver", "alex-password", root)
-    return {
-        "root": root,
-        "tina": authenticate("tina", "tina-password"),
-        "alex": authenticate("alex", "alex-password"),
-    }
+def ppg_home(registry_home):
+    """Every test here runs on the shared lake with a fresh MLflow store and registry database."""
+    return registry_home
 
 
 def _register(world, people, balancer="pcgrad"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_world import LENIENT, assert_consistent, build_world, race
+from registry_world import LENIENT, assert_consistent, race
 
 from ppg_models.training.checkpoint import ModelIntegrityError
 from registry import audit
@@ -12,43 +12,15 @@ from registry.gating import gate_version
 from registry.promotion import PromotionError, approve, reject, rollback
 from registry.registration import register_run
 from registry.tracking import alias_version, client
-from registry.users import add_user, authenticate
 from registry.versions import load_model, resolve
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("registry-home")
-    mp.setenv("PPG_HOME", str(home))
-    try:
-        yield build_world(home)
-    finally:
-        mp.undo()
-
-
 @pytest.fixture(autouse=True)
-def ppg_home(world, tmp_path, monkeypatch):
-    """The shared lake and runs; a fresh MLflow store and registry database for every test."""
-    monkeypatch.setenv("PPG_HOME", str(world.home))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
-    monkeypatch.delenv("PPG_GATE_POLICY", raising=False)
-    return world.home
-
-
-@pytest.fixture
-def people():
-    add_user("root", "admin", "root-password", None)
-    root = authenticate("root", "root-password")
-    add_user("tina", "trainer", "tina-password", root)
-    add_user("alex", "approver", "alex-password", root)
-    add_user("ana", "approver", "ana-password-", root)
-    return {name: authenticate(name, pw) for name, pw in
-            (("root", "root-password"), ("tina", "tina-password"), ("alex", "alex-password"),
-             ("ana", "ana-password-"))}  # fmt: skip
+def ppg_home(registry_home):
+    """Every test here runs on the shared lake with a fresh MLflow store and registry database."""
+    return registry_home
 
 
 POLICY = GatePolicy.from_dict(LENIENT)
