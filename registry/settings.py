@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ppg_models.home import home_dir
+from ppg_models.home import home_dir, home_path
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -27,8 +27,12 @@ def experiment_name() -> str:
 
 
 def quiet_mlflow() -> None:
-    """MLflow's INFO lines and progress bars stay out of the command line's output (called on use)."""
+    """MLflow's INFO lines and progress bars stay out of the command line's output, and an unreachable
+    server is an error within seconds, not minutes of retries (called on use; the environment wins)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -45,6 +49,16 @@ def artifact_location() -> str | None:
     if tracking_uri().startswith(("http://", "https://", "databricks")):
         return None
     return (home_dir("mlflow") / "artifacts").as_uri()
+
+
+def missing_registry() -> str | None:
+    """Why there is no registry to read here (None: there is one, or servers are configured)."""
+    if os.environ.get("PPG_REGISTRY_DB") or os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    home = home_path()
+    if not home.is_dir():
+        return f"PPG_HOME {home} does not exist: there is no registry to read (check PPG_HOME)"
+    return None
 
 
 def registry_db_url() -> str:

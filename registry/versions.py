@@ -88,9 +88,6 @@ def load_report(mv: ModelVersion) -> EvaluationReport:
 
 
 def all_versions() -> list[ModelVersion]:
-    c = client()
-    try:
-        found = c.search_model_versions(f"name = '{settings.model_name()}'")
-    except MlflowException:
-        return []
+    """Every registered version, oldest first; an unreachable server raises (never 'no versions')."""
+    found = client().search_model_versions(f"name = '{settings.model_name()}'")
     return sorted(found, key=lambda mv: int(mv.version))

@@ -35,7 +35,19 @@ def _guard(fn, *args, **kwargs):
     except (PromotionError, VersionNotFoundError, GatePolicyError, DatasetError, ValueError) as exc:
         raise fail(str(exc), 3) from None
     except TrackingError as exc:
-        raise fail(f"MLflow: {exc.message}", 1) from None
+        from registry.settings import tracking_uri
+
+        first = str(exc.message).strip().splitlines()[0][:300] if str(exc.message).strip() else "error"
+        raise fail(f"MLflow at {tracking_uri()}: {first}", 1) from None
+
+
+def _registry_here() -> None:
+    """Refuse a read when there is no registry at all (a wrong PPG_HOME), instead of creating one."""
+    from registry.settings import missing_registry
+
+    problem = missing_registry()
+    if problem:
+        raise fail(problem, 2)
 
 
 def users_add(
@@ -122,11 +134,16 @@ def rollback_cmd(user: UserOpt, reason: Annotated[str, typer.Option(help="Why.")
 
 def audit_verify(json_out: JsonOpt = False) -> None:
     """Check the audit log's hash chain and its anchor in the registry; exit 5 when it was tampered with."""
+    _registry_here()
     from registry import audit
     from registry.promotion import alias_problems, audit_head
+    from registry.versions import all_versions
 
-    problems = audit.verify(audit_head()) + _guard(alias_problems)
+    problems = audit.verify(_guard(audit_head)) + _guard(alias_problems)
     count = len(audit.entries())
+    registered = len(_guard(all_versions))
+    if count == 0 and registered:
+        problems.append(f"the audit log is empty but MLflow holds {registered} registered versions")
     if json_out:
         print_json({"entries": count, "ok": not problems, "problems": problems})
     elif problems:
@@ -153,6 +170,7 @@ def audit_restore_aliases(
 
 def audit_show(json_out: JsonOpt = False) -> None:
     """Print the audit log: who decided what, when, on which evidence."""
+    _registry_here()
     from registry import audit
 
     found = audit.entries()
@@ -170,6 +188,7 @@ def audit_show(json_out: JsonOpt = False) -> None:
 
 def models_list(json_out: JsonOpt = False) -> None:
     """Every registered version with its status, aliases and each task's primary metric (95% CI)."""
+    _registry_here()
     from ppg_models.tasks import TASKS
     from registry.overview import fmt, list_versions
 

@@ -44,9 +44,10 @@ def test_users_passwords_and_audit_from_the_command_line():
     assert _ppg("models", "list").exit_code == 0
 
 
-def test_audit_verify_exit_codes():
+def test_audit_verify_exit_codes(ppg_home):
     from registry.db import exclusive
 
+    ppg_home.mkdir()  # a new home: an empty registry is intact (a missing home is an error, tested below)
     ok = _ppg("audit", "verify", "--json")
     assert ok.exit_code == 0
     assert json.loads(ok.stdout)["ok"]
@@ -65,3 +66,27 @@ def test_audit_verify_exit_codes():
     assert bad.exit_code == 5
     assert "TAMPERED" in bad.output
     assert "entry 1" in bad.output
+
+
+def test_a_missing_ppg_home_is_an_error_and_stays_missing(tmp_path, monkeypatch):
+    home = tmp_path / "nonexistent"
+    monkeypatch.setenv("PPG_HOME", str(home))
+    for command in (["audit", "verify"], ["audit", "show"], ["models", "list"]):
+        result = _ppg(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "does not exist" in result.output
+    assert not home.exists(), "reading a registry never creates one"
+
+
+def test_an_unreachable_mlflow_server_is_one_line_within_seconds(monkeypatch):
+    import time
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    started = time.monotonic()
+    result = _ppg("models", "list")
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "MLflow at http://127.0.0.1:9" in lines[0]
+    assert "no registered versions" not in result.output
