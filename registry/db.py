@@ -42,6 +42,16 @@ users = Table(
     Column("created_by", String(64), nullable=False),
 )
 
+#: Login sessions: a decision is taken only for a session that authentication created (hash of its token).
+sessions = Table(
+    "ppg_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
 audit = Table(
     "ppg_audit",
     metadata,

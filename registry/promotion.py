@@ -27,7 +27,7 @@ from registry.gates.judge import Verdict
 from registry.gates.policy import GatePolicy
 from registry.status import AFTER_GATE, NEVER_PROMOTABLE, Status
 from registry.tracking import client, ensure_registered_model
-from registry.users import User
+from registry.users import User, creators, verified
 from registry.versions import resolve
 
 CHAMPION, CHALLENGER = settings.CHAMPION, settings.CHALLENGER
@@ -64,6 +64,14 @@ def decided_aliases() -> Aliases:
         return aliases.truth(conn)
 
 
+def record_admin_act(conn: Connection, actor: str, action: str, evidence: dict[str, Any]) -> None:
+    """Audit an administrative decision (a user added, aliases restored) inside its transaction."""
+    c = client()
+    ensure_registered_model(c)  # the audit anchor is a tag on it
+    current = aliases.truth(conn)
+    _record(conn, c, actor, action, None, evidence, current, current)
+
+
 def audit_head() -> str | None:
     c = client()
     ensure_registered_model(c)
@@ -93,6 +101,7 @@ def record_registration(
     user.require("register")
     c = client()
     with exclusive() as conn:
+        user = verified(conn, user, "register")
         before = aliases.checked(conn, c)
         conn.execute(insert(eval_sets).values(version=version, **eval_set))
         conn.execute(
@@ -162,6 +171,7 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
     c = client()
     version = str(resolve(version).version)  # canonical: "02" and "v2" are version 2
     with exclusive() as conn:
+        user = verified(conn, user, "approve")
         before = aliases.checked(conn, c)
         tags = resolve(version).tags
         status = tags.get("ppg.status", Status.REGISTERED)
@@ -169,9 +179,17 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
             raise PromotionError(f"version {version} is {status} and can never be promoted")
         if before[CHAMPION] == version:
             raise PromotionError(f"version {version} is already the champion")
-        if tags.get("ppg.trained_by") == user.name:
+        trainer = conn.execute(select(versions.c.trained_by).where(versions.c.version == version)).scalar()
+        trainer = trainer or tags.get("ppg.trained_by")
+        if trainer == user.name:
             raise PromotionError(
                 f"{user.name!r} trained version {version}; a different approver must approve it"
+            )
+        made_by = creators(conn)
+        if made_by.get(trainer) == user.name or made_by.get(user.name) == trainer:
+            raise PromotionError(
+                f"{user.name!r} and {trainer!r} (who trained version {version}) are not independent: one"
+                " created the other's account; an approver from outside that pair must approve it"
             )
         if tags.get("ppg.gate.outcome") != "pass":
             outcome = tags.get("ppg.gate.outcome", "not judged")
@@ -223,6 +241,7 @@ def reject(version: str, user: User, reason: str) -> Aliases:
     c = client()
     version = str(resolve(version).version)  # canonical; raises VersionNotFoundError for an unknown one
     with exclusive() as conn:
+        user = verified(conn, user, "reject")
         before = aliases.checked(conn, c)
         after = dict(before)
         if before[CHALLENGER] == version:
@@ -247,6 +266,7 @@ def rollback(user: User, reason: str) -> Aliases:
     user.require("rollback")
     c = client()
     with exclusive() as conn:
+        user = verified(conn, user, "rollback")
         before = aliases.checked(conn, c)
         current = before[CHAMPION]
         if current is None:
@@ -273,6 +293,7 @@ def restore_mirror(user: User, reason: str) -> Aliases:
         raise PromotionError("restoring the aliases needs a reason")
     c = client()
     with exclusive() as conn:
+        user = verified(conn, user, "restore")
         decided = aliases.truth(conn)
         moved = aliases.in_mlflow(c)
         aliases.decide(conn, decided)

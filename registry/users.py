@@ -2,7 +2,12 @@
 
 Roles: ``trainer`` (registers models), ``approver`` (approves, rejects, rolls back), ``admin`` (all of
 that, plus managing users). The first user must be an admin and can be created without logging in;
-after that only an authenticated admin adds users.
+after that only an authenticated admin adds users, and each addition is an audited decision.
+
+Identity is checked in the library, not only in the command line: ``authenticate`` issues a session
+(a random token, stored hashed with an expiry), and every decision calls ``verified`` inside its own
+transaction, which accepts only a live session of that user and takes the role from the database as
+it is now. A ``User`` built by hand, or with a role it does not have, decides nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 
-from registry.db import exclusive, reading, users
+from registry.db import exclusive, reading, sessions, users
 
 ROLES = ("trainer", "approver", "admin")
 CAN = {
@@ -28,6 +34,7 @@ CAN = {
     "manage_users": {"admin"},
     "restore": {"admin"},
 }
+SESSION = timedelta(hours=12)
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms and 16 MiB per check: slow for guessing, fine for people
 MIN_PASSWORD = 10
 NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -39,14 +46,45 @@ class AuthError(PermissionError):
 
 @dataclass(frozen=True)
 class User:
+    """A logged-in user. ``require`` is an early check; decisions rely on ``verified`` alone."""
+
     name: str
     role: str
+    token: str = field(default="", repr=False, compare=False)  # the session ``authenticate`` issued
 
     def require(self, action: str) -> User:
         if self.role not in CAN[action]:
             allowed = ", ".join(sorted(CAN[action]))
             raise AuthError(f"user {self.name!r} ({self.role}) may not {action}; that needs: {allowed}")
         return self
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def verified(conn: Connection, user: User, action: str) -> User:
+    """Inside a decision's transaction: ``user`` holds a live session and, as stored now, may ``action``."""
+    row = None
+    if user.token:
+        row = conn.execute(
+            select(sessions.c.name, sessions.c.expires_at).where(
+                sessions.c.token_sha256 == _token_hash(user.token)
+            )
+        ).first()
+    if row is None or row.name != user.name or datetime.fromisoformat(row.expires_at) < _now():
+        raise AuthError(f"{user.name!r} has no valid login session: authenticate first")
+    role = conn.execute(select(users.c.role).where(users.c.name == user.name)).scalar()
+    return User(user.name, role or "", user.token).require(action)
+
+
+def creators(conn: Connection) -> dict[str, str]:
+    """Who created each account (the first admin created itself)."""
+    return dict(conn.execute(select(users.c.name, users.c.created_by)).all())
 
 
 def hash_password(password: str) -> str:
@@ -82,7 +120,18 @@ def authenticate(name: str, password: str) -> User:
     ok = check_password(password, row.password_hash if row else _dummy_hash())
     if row is None or not ok:
         raise AuthError(f"wrong user name or password for {name!r}")
-    return User(name, row.role)
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    with exclusive() as conn:
+        conn.execute(
+            insert(sessions).values(
+                token_sha256=_token_hash(token),
+                name=name,
+                issued_at=now.isoformat(timespec="seconds"),
+                expires_at=(now + SESSION).isoformat(timespec="seconds"),
+            )
+        )
+    return User(name, row.role, token)
 
 
 def _validate(name: str, role: str, password: str) -> None:
@@ -95,7 +144,10 @@ def _validate(name: str, role: str, password: str) -> None:
 
 
 def add_user(name: str, role: str, password: str, by: User | None) -> User:
-    """Create a user; ``by`` must be an admin unless there are no users yet (then ``role`` must be admin)."""
+    """Create a user; ``by`` must be an authenticated admin unless there are no users yet (then ``role``
+    must be admin). The addition is an audited decision. Returns the new user (not logged in)."""
+    from registry.promotion import record_admin_act  # the audit trail lives with the decisions
+
     _validate(name, role, password)
     with exclusive() as conn:
         count = conn.execute(select(func.count()).select_from(users)).scalar_one()
@@ -106,7 +158,7 @@ def add_user(name: str, role: str, password: str, by: User | None) -> User:
         else:
             if by is None:
                 raise AuthError("adding a user needs an authenticated admin (--admin NAME)")
-            creator = by.require("manage_users").name
+            creator = verified(conn, by, "manage_users").name
         if conn.execute(select(users.c.name).where(users.c.name == name)).first():
             raise ValueError(f"user {name!r} already exists")
         conn.execute(
@@ -118,6 +170,7 @@ def add_user(name: str, role: str, password: str, by: User | None) -> User:
                 created_by=creator,
             )
         )
+        record_admin_act(conn, creator, "add-user", {"name": name, "role": role})
     return User(name, role)
 
 

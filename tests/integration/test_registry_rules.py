@@ -67,7 +67,23 @@ def test_the_trainer_cannot_approve_their_own_model(world, people):
     mine = _register(world, people, who="root")  # admins may both register and approve, but not their own
     with pytest.raises(PromotionError, match="'root' trained version"):
         approve(mine.version, people["root"], POLICY)
-    approve(mine.version, people["alex"], POLICY)
+    with pytest.raises(PromotionError, match="one created the other's account"):
+        approve(mine.version, people["alex"], POLICY)  # root created alex's account
+
+
+def test_four_eyes_hold_across_accounts_an_admin_creates(world, people):
+    from registry import audit
+    from registry.users import AuthError, User, add_user, authenticate
+
+    add_user("root2", "admin", "second-admin-pw", people["root"])  # one person, a second account
+    mine = _register(world, people, who="root")
+    with pytest.raises(PromotionError, match="not independent"):
+        approve(mine.version, authenticate("root2", "second-admin-pw"), POLICY)
+    for forged in (User("ghost", "approver"), User("alex", "admin"), User("ana", "approver", "made-up")):
+        with pytest.raises(AuthError, match="no valid login session"):
+            approve(mine.version, forged, POLICY)
+    assert ("root", "add-user") in [(e.actor, e.action) for e in audit.entries()]
+    assert_consistent()
 
 
 def test_a_rejected_version_can_never_be_promoted(world, people):

@@ -8,7 +8,15 @@ from sqlalchemy import delete, update
 from registry import audit
 from registry.db import audit as audit_table
 from registry.db import exclusive, reading, users
-from registry.users import SCRYPT, AuthError, add_user, authenticate, check_password, hash_password
+from registry.users import (
+    SCRYPT,
+    AuthError,
+    User,
+    add_user,
+    authenticate,
+    check_password,
+    hash_password,
+)
 
 
 def test_passwords_are_salted_slow_hashes_never_stored_in_clear():
@@ -31,9 +39,17 @@ def test_roles_and_logins():
     with pytest.raises(AuthError, match="needs an authenticated admin"):
         add_user("tina", "trainer", "trainer-password", None)
     admin = authenticate("root", "admin-password")
-    tina = add_user("tina", "trainer", "trainer-password", admin)
+    add_user("tina", "trainer", "trainer-password", admin)
+    tina = authenticate("tina", "trainer-password")
     with pytest.raises(AuthError, match="may not manage_users"):
         add_user("eve", "admin", "eve-password-1", tina)
+    for forged in (
+        User("root", "admin"),
+        User("tina", "admin", tina.token),
+        User("ghost", "admin", "x" * 43),
+    ):
+        with pytest.raises(AuthError, match=r"no valid login session|may not manage_users"):
+            add_user("eve", "admin", "eve-password-1", forged)
     with pytest.raises(AuthError, match="wrong user name or password"):
         authenticate("tina", "wrong-password")
     with pytest.raises(AuthError, match="wrong user name or password"):
@@ -45,6 +61,10 @@ def test_roles_and_logins():
     assert authenticate("tina", "trainer-password").role == "trainer"
     with pytest.raises(AuthError, match="may not approve"):
         tina.require("approve")
+    from registry import audit
+
+    added = [(e.actor, e.action, e.body["evidence"]) for e in audit.entries()]
+    assert ("root", "add-user", {"name": "tina", "role": "trainer"}) in added, "adding a user is audited"
 
 
 def _log(n: int = 4) -> str:
