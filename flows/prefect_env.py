@@ -76,11 +76,21 @@ def stop_stale_server(record: Path) -> int | None:
     return pid
 
 
+_STOP: dict[str, int] = {}  # the signal that asked the command to stop, once one did
+
+
+def stop_requested() -> int | None:
+    """The exit code a SIGTERM/SIGHUP asked for (128 + signal), or None: long loops check it between items."""
+    return _STOP.get("code")
+
+
 @contextlib.contextmanager
 def _signals_end_the_command() -> Iterator[None]:
-    """SIGTERM (and SIGHUP) raise SystemExit in the main thread, so ``finally`` blocks run."""
+    """SIGTERM (and SIGHUP) raise SystemExit in the main thread, so ``finally`` blocks run; the request is
+    also remembered (``stop_requested``), since a flow engine may catch the SystemExit inside a task."""
 
     def leave(signum: int, _frame: object) -> None:
+        _STOP["code"] = 128 + signum
         raise SystemExit(128 + signum)
 
     if threading.current_thread() is not threading.main_thread():

@@ -30,7 +30,7 @@ def ingest_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Validate incoming batches; accept each into the lake or quarantine it with a reason."""
-    from flows.prefect_env import configure_prefect, owned_server
+    from flows.prefect_env import configure_prefect, owned_server, stop_requested
 
     configure_prefect()  # before Prefect is imported
     from flows.ingest.flow import ingest_batches
@@ -61,6 +61,9 @@ def ingest_cmd(
         print_json(summary)
     else:
         _print_summary(summary)
+    stopped = stop_requested()
+    if stopped:
+        raise fail("stopped by a signal; the files not yet checked stay incoming", stopped)
     counts = summary["counts"]
     if counts.get("error"):
         raise typer.Exit(1)

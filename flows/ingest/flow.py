@@ -18,6 +18,7 @@ from prefect.context import get_run_context
 from flows.ingest.gx_validator import GxValidator
 from flows.ingest.progress import RunProgress
 from flows.ingest.report import markdown_report, summary_line, summary_rows
+from flows.prefect_env import stop_requested
 from ppg_models.data.batch_io import row_count
 from ppg_models.ingest.findings import Outcome
 from ppg_models.ingest.intake import BatchOutcome, process_file
@@ -66,6 +67,8 @@ def ingest_batches(
     pending = lake.pending(source_dir)
     with RunProgress(len(pending), show_progress) as progress:
         for path in pending:
+            if stop_requested():  # SIGTERM: stop between files; what is left stays incoming
+                break
             progress.start_file(path.name, row_count(path))
             state = ingest_batch.with_options(task_run_name=f"ingest {path.name[:60]}")(
                 path, lake, policy, validator, run_id, progress, return_state=True
