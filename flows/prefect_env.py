@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import types
@@ -146,4 +145,3 @@ def owned_server() -> Iterator[str]:
         finally:
             server.stop()
             record.unlink(missing_ok=True)
-            sys.stdout.flush()

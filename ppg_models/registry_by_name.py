@@ -50,11 +50,15 @@ class NamedRegistry(Generic[T]):
         """The typed parameters of strategy ``name``, from its constructor's signature."""
         return params_model(self.get(name), self.fixed_args)
 
-    def validate_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` checked (and coerced) for strategy ``name``; ValueError names the bad parameter."""
+    def validate_name(self, name: str) -> str:
+        """``name`` if registered, else ValueError listing the known ones (for configuration fields)."""
         if name not in self._items:
             raise ValueError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._items))}")
-        return check_params(self.params_model(name), params, f"{self.kind} {name!r}")
+        return name
+
+    def validate_params(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` checked (and coerced) for strategy ``name``; ValueError names the bad parameter."""
+        return check_params(self.params_model(self.validate_name(name)), params, f"{self.kind} {name!r}")
 
 
 @cache

@@ -217,7 +217,7 @@ def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | Non
     return _mirror(c, after)
 
 
-def _previous_champion(conn: Connection, c: MlflowClient, current: str) -> str | None:
+def _previous_champion(conn: Connection, current: str) -> str | None:
     """Pop ``current`` and every champion below it that may no longer serve; the one that may, or None.
 
     A version rejected (by a person or a gate) since it was champion never serves again.
@@ -247,7 +247,7 @@ def reject(version: str, user: User, reason: str) -> Aliases:
         if before[CHALLENGER] == version:
             after[CHALLENGER] = None
         if before[CHAMPION] == version:
-            after[CHAMPION] = _previous_champion(conn, c, version)
+            after[CHAMPION] = _previous_champion(conn, version)
             if after[CHAMPION]:
                 _tags(c, after[CHAMPION], {"ppg.status": Status.CHAMPION})
         aliases.decide(conn, after)
@@ -271,7 +271,7 @@ def rollback(user: User, reason: str) -> Aliases:
         current = before[CHAMPION]
         if current is None:
             raise PromotionError("there is no champion to roll back")
-        previous = _previous_champion(conn, c, current)
+        previous = _previous_champion(conn, current)
         if previous is None:
             raise PromotionError(
                 f"there is no previous champion that may still serve (rejected versions never do);"

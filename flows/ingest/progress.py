@@ -6,7 +6,6 @@ Off a terminal (logs, CI) a line per finished file is printed instead of a bar; 
 
 from __future__ import annotations
 
-import sys
 import time
 from uuid import UUID
 
@@ -69,7 +68,3 @@ class RunProgress:
             return
         self._last = now
         update_progress_artifact(self.artifact, round(100 * min(fraction, 1.0), 1))
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

@@ -56,9 +56,7 @@ class ModelConfig(_Strict):
     def _known_backbone(cls, name: str) -> str:
         from ppg_models.models.backbones import BACKBONES
 
-        if name not in BACKBONES.names():
-            _unknown("backbone", name, BACKBONES.names())
-        return name
+        return BACKBONES.validate_name(name)
 
     @field_validator("backbone_params")
     @classmethod
@@ -83,9 +81,7 @@ class BalancerConfig(_Strict):
     def _known_balancer(cls, name: str) -> str:
         from ppg_models.balancers import BALANCERS
 
-        if name not in BALANCERS.names():
-            _unknown("balancer", name, BALANCERS.names())
-        return name
+        return BALANCERS.validate_name(name)
 
     @field_validator("params")
     @classmethod
@@ -102,10 +98,6 @@ class BalancerConfig(_Strict):
         from ppg_models.registry_by_name import check_params, params_model
 
         return check_params(params_model(ProtectedTask, 3), params, "the protected-task wrapper")
-
-
-def _unknown(kind: str, name: str, known: list[str]) -> None:
-    raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
 
 
 class OptimConfig(_Strict):
