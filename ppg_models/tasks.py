@@ -36,6 +36,7 @@ class TaskSpec:
     metrics: tuple[str, ...] = ()  # reported with confidence intervals (ppg_models.evaluation.metrics)
     head: str = ""  # tasks sharing a head name are predicted by one head (SBP and DBP)
     description: str = ""
+    safety_critical: bool = False  # every gate policy must require non-inferiority on it
 
     def __post_init__(self) -> None:
         lo, hi = self.valid_range
@@ -144,6 +145,7 @@ TASKS: tuple[TaskSpec, ...] = (
         needs_any=_ANY_PPG,
         metrics=("auroc", "sens_at_spec95", "sens_at_spec97", "f1", "ece"),
         description="Atrial fibrillation in the window (1) or not (0); safety-critical",
+        safety_critical=True,
     ),
 )
 

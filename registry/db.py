@@ -1,4 +1,6 @@
-"""The registry database: users, the hash-chained audit log and the champion history.
+"""The registry database: the truth of every decision. Users and sessions, the hash-chained audit log
+and its append-only anchor, gate policies, each version's registration and state, the aliases and the
+champion history. MLflow's tags and aliases only mirror it.
 
 One SQLAlchemy schema for SQLite (embedded) and PostgreSQL (production). ``exclusive`` opens a
 transaction that holds the registry-wide lock, so two approvals, rejections, rollbacks or gate
@@ -104,6 +106,65 @@ eval_sets = Table(
     Column("sha256", String(64), nullable=False),
 )
 
+#: The state of each version as decided (status and the verdict in force); MLflow's ``ppg.*`` tags mirror
+#: it. ``mirrored`` is 0 from the decision's commit until the tags show the same values.
+version_state = Table(
+    "ppg_version_state",
+    metadata,
+    Column("version", String(16), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("outcome", String(16)),  # the gate verdict in force: pass | fail | insufficient
+    Column("policy_version", Integer),
+    Column("policy_sha256", String(64)),
+    Column("champion_version", String(16)),  # the champion it was judged against
+    Column("verdict_sha256", String(64)),
+    Column("report_sha256", String(64)),
+    Column("decided_by", String(64)),  # who set the status (approver, rejecter, gate actor)
+    Column("updated_at", String(40), nullable=False),
+    Column("mirrored", Integer, nullable=False),
+)
+
+#: Gate policies, versioned; the highest version is in force (none stored: the built-in defaults, v0).
+policies = Table(
+    "ppg_policies",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("sha256", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON of the validated policy
+    Column("activated_at", String(40), nullable=False),
+    Column("activated_by", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+#: Append-only copy of every audit entry's (seq, hash): triggers refuse UPDATE, DELETE (and TRUNCATE on
+#: PostgreSQL), so rewriting or truncating the log leaves anchors it cannot match.
+audit_anchor = Table(
+    "ppg_audit_anchor",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+_SQLITE_APPEND_ONLY = [
+    f"""CREATE TRIGGER IF NOT EXISTS ppg_audit_anchor_no_{op.lower()} BEFORE {op} ON ppg_audit_anchor
+    BEGIN SELECT RAISE(ABORT, 'ppg_audit_anchor is append-only'); END"""
+    for op in ("UPDATE", "DELETE")
+]
+_POSTGRES_APPEND_ONLY = [
+    """CREATE OR REPLACE FUNCTION ppg_audit_anchor_append_only() RETURNS trigger AS $$
+    BEGIN RAISE EXCEPTION 'ppg_audit_anchor is append-only'; END $$ LANGUAGE plpgsql""",
+    """DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ppg_audit_anchor_no_change') THEN
+        CREATE TRIGGER ppg_audit_anchor_no_change BEFORE UPDATE OR DELETE ON ppg_audit_anchor
+          FOR EACH ROW EXECUTE FUNCTION ppg_audit_anchor_append_only();
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'ppg_audit_anchor_no_truncate') THEN
+        CREATE TRIGGER ppg_audit_anchor_no_truncate BEFORE TRUNCATE ON ppg_audit_anchor
+          FOR EACH STATEMENT EXECUTE FUNCTION ppg_audit_anchor_append_only();
+      END IF;
+    END $$""",
+]
+
 lock = Table("ppg_lock", metadata, Column("id", Integer, primary_key=True, autoincrement=False))
 
 
@@ -123,6 +184,9 @@ def _engine(url: str) -> Engine:
 
     metadata.create_all(engine)
     with engine.begin() as conn:
+        ddl = _POSTGRES_APPEND_ONLY if engine.dialect.name == "postgresql" else _SQLITE_APPEND_ONLY
+        for statement in ddl:
+            conn.exec_driver_sql(statement)
         if conn.execute(select(lock.c.id)).first() is None:
             conn.execute(insert(lock).values(id=1))
     return engine

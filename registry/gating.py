@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from ppg_models.evaluation.report import EvaluationReport, evaluate
 from ppg_models.models.inputs import ModelInputs
 from ppg_models.training.data import WindowSet
-from registry import evaluation_set
+from registry import evaluation_set, policies
 from registry.gates.judge import Verdict, judge
 from registry.gates.policy import GatePolicy
 from registry.promotion import decided_aliases, record_verdict
 from registry.settings import CHAMPION
+from registry.users import User
 from registry.versions import load_model, resolve
 
 
@@ -29,13 +30,14 @@ class GateResult:
     verdict: Verdict
     status: str
     champion: str | None
+    policy: str  # the policy version judged under, as people read it
 
-    def summary_lines(self, policy_source: str) -> list[str]:
+    def summary_lines(self) -> list[str]:
         """The verdict as people read it (CLI, demo, dashboard): a header, then one line per check."""
         against = f"champion v{self.champion}" if self.champion else "no champion (absolute thresholds only)"
         head = (
             f"version {self.version}: gate {self.verdict.outcome} -> {self.status}"
-            f" (policy {policy_source}, {self.verdict.policy_sha256[:12]}; against {against})"
+            f" ({self.policy}; against {against})"
         )
         return [head, *("  " + line.describe() for line in self.verdict.lines)]
 
@@ -53,8 +55,12 @@ def report_sha256(report: EvaluationReport) -> str:
     return hashlib.sha256(report.predictions_frame().to_csv(index=False).encode()).hexdigest()
 
 
-def gate_version(ref: str, policy: GatePolicy, actor: str) -> GateResult:
-    """Judge version ``ref`` under ``policy`` against the current champion and record the verdict."""
+def gate_version(ref: str, user: User) -> GateResult:
+    """Judge version ``ref`` under the policy in force against the current champion, as ``user`` (any
+    logged-in role), and record the verdict."""
+    user.require("gate")
+    in_force = policies.current()
+    policy = in_force.policy
     version = str(resolve(ref).version)
     pinned = evaluation_set.load(version)
     windows = evaluation_set.windows(pinned)
@@ -69,5 +75,5 @@ def gate_version(ref: str, policy: GatePolicy, actor: str) -> GateResult:
     evidence = {"eval_set_sha256": pinned.sha256, "report_sha256": report_sha256(report)}
     if champion_report is not None:
         evidence["champion_report_sha256"] = report_sha256(champion_report)
-    status = record_verdict(version, verdict, champion, actor, evidence)
-    return GateResult(version, verdict, status, champion)
+    status = record_verdict(version, verdict, champion, user, in_force.version, evidence)
+    return GateResult(version, verdict, status, champion, in_force.label)

@@ -1,4 +1,6 @@
-"""Versions side by side: per-task metrics with intervals, status, aliases, who trained and approved."""
+"""Versions side by side: per-task metrics with intervals, status, aliases, who trained and approved.
+
+Status, verdict and trainer come from the registry database (the truth), not from MLflow's tags."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any
 
 from ppg_models.evaluation.report import format_interval
 from ppg_models.tasks import TASKS, get_task
+from registry import version_state
 from registry.promotion import decided_aliases
 from registry.tracking import client
 from registry.versions import all_versions, load_report, resolve
@@ -22,17 +25,20 @@ def list_versions() -> list[dict[str, Any]]:
     """One row per version: status, aliases, provenance and each task's primary metric with its CI."""
     c = client()
     aliases = {v: a for a, v in decided_aliases().items() if v is not None}
+    states = version_state.decided()
     rows = []
     for mv in all_versions():
         run = c.get_run(mv.run_id)
         metrics = run.data.metrics
+        state = states.get(str(mv.version), {})
         rows.append(
             {
                 "version": str(mv.version),
                 "alias": aliases.get(str(mv.version)),
-                "status": mv.tags.get("ppg.status"),
-                "gate": mv.tags.get("ppg.gate.outcome"),
-                "trained_by": mv.tags.get("ppg.trained_by"),
+                "status": state.get("status", "unrecorded (no registration record)"),
+                "gate": state.get("outcome"),
+                "policy_version": state.get("policy_version"),
+                "trained_by": state.get("trained_by"),
                 "approved_by": mv.tags.get("ppg.approved_by"),
                 "dataset": run.data.tags.get("ppg.dataset_version"),
                 "balancer": run.data.tags.get("ppg.balancer"),

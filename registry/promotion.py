@@ -7,7 +7,10 @@ the previous aliases-after. MLflow's aliases mirror the decision after the commi
 a decision cut off before its mirror is finished by the next one, and an alias moved by hand in MLflow
 stops every decision until an admin restores it.
 
-The status of a version (tag ``ppg.status``) moves as ``registry.status`` describes.
+The state of a version (status and the verdict in force) lives in the registry database
+(``registry.version_state``) and moves as ``registry.status`` describes; MLflow's ``ppg.*`` tags mirror
+it, and a tag changed outside the registry stops every decision the same way a moved alias does. The
+gate policy an approval needs is the one in force in the registry (``registry.policies``).
 """
 
 from __future__ import annotations
@@ -20,14 +23,13 @@ from mlflow import MlflowClient
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 
-from registry import aliases, audit, settings
+from registry import aliases, audit, policies, settings, version_state
 from registry.aliases import Aliases
 from registry.db import champions, eval_sets, exclusive, reading, versions
 from registry.gates.judge import Verdict
-from registry.gates.policy import GatePolicy
 from registry.status import AFTER_GATE, NEVER_PROMOTABLE, Status
 from registry.tracking import client, ensure_registered_model
-from registry.users import User, creators, verified
+from registry.users import User, related_accounts, verified
 from registry.versions import resolve
 
 CHAMPION, CHALLENGER = settings.CHAMPION, settings.CHALLENGER
@@ -38,8 +40,16 @@ class PromotionError(ValueError):
 
 
 def _tags(c: MlflowClient, version: str, tags: dict[str, str]) -> None:
+    """Informational tags (who, why); decisions never read them back."""
     for key, value in tags.items():
         c.set_model_version_tag(settings.model_name(), version, key, str(value))
+
+
+def _checked(conn: Connection, c: MlflowClient) -> Aliases:
+    """Before any decision: the decided aliases, after checking MLflow's aliases and tags mirror them."""
+    before = aliases.checked(conn, c)
+    version_state.checked(conn, c)
+    return before
 
 
 def _record(
@@ -51,10 +61,11 @@ def _record(
 
 
 def _mirror(c: MlflowClient, after: Aliases) -> Aliases:
-    """After a decision's commit: move MLflow's aliases to what was decided, then mark them mirrored."""
+    """After a decision's commit: move MLflow's aliases and tags to what was decided, mark them mirrored."""
     aliases.mirror(c, after)
     with exclusive() as conn:
         aliases.mark_mirrored(conn, after)
+        version_state.mirror_pending(conn, c)
     return after
 
 
@@ -72,28 +83,6 @@ def record_admin_act(conn: Connection, actor: str, action: str, evidence: dict[s
     _record(conn, c, actor, action, None, evidence, current, current)
 
 
-def audit_head() -> str | None:
-    c = client()
-    ensure_registered_model(c)
-    return c.get_registered_model(settings.model_name()).tags.get("ppg.audit.head")
-
-
-def alias_problems() -> list[str]:
-    """Differences between MLflow's aliases, the registry's decisions and the newest audit entry."""
-    with reading() as conn:
-        decided, waiting = aliases.truth(conn), aliases.pending(conn)
-    problems = [] if waiting else aliases.differences(decided, aliases.in_mlflow(client()))
-    entries = audit.entries()
-    recorded = entries[-1].body.get("aliases_after", {}) if entries else {}
-    problems += [
-        f"alias {a!r} is v{decided[a]} in the registry's decisions but v{recorded.get(a)} after audit entry"
-        f" {entries[-1].seq}"
-        for a in aliases.ALIASES
-        if entries and decided[a] != recorded.get(a)
-    ]
-    return problems
-
-
 def record_registration(
     version: str, user: User, evidence: dict[str, Any], eval_set: dict[str, Any], bundle_sha256: str
 ) -> None:
@@ -102,7 +91,7 @@ def record_registration(
     c = client()
     with exclusive() as conn:
         user = verified(conn, user, "register")
-        before = aliases.checked(conn, c)
+        before = _checked(conn, c)
         conn.execute(insert(eval_sets).values(version=version, **eval_set))
         conn.execute(
             insert(versions).values(
@@ -113,23 +102,37 @@ def record_registration(
                 registered_at=_now(),
             )
         )
+        version_state.put(conn, version, user.name, status=Status.REGISTERED)
         evidence = evidence | {"eval_set_sha256": eval_set["sha256"], "bundle_sha256": bundle_sha256}
         _record(conn, c, user.name, "register", version, evidence, before, before)
+    _mirror(c, before)
 
 
 def record_verdict(
-    version: str, verdict: Verdict, champion: str | None, actor: str, evidence: dict
+    version: str, verdict: Verdict, champion: str | None, user: User, policy_version: int, evidence: dict
 ) -> Status:
-    """Store a verdict on ``version`` (tags and a JSON artifact) and move the challenger alias."""
+    """Store a verdict on ``version`` (state, a JSON artifact) and move the challenger alias.
+
+    Refused when the policy in force or the champion changed while the evidence was computed."""
+    user.require("gate")
     c = client()
     body = json.dumps(verdict.to_dict(), indent=1, sort_keys=True)
     verdict_sha = hashlib.sha256(body.encode()).hexdigest()
     mv = resolve(version)
     c.log_text(mv.run_id, body, f"gate/verdict-{verdict.policy_sha256[:12]}-{verdict_sha[:12]}.json")
     with exclusive() as conn:
-        before = aliases.checked(conn, c)
+        user = verified(conn, user, "gate")
+        before = _checked(conn, c)
+        policy = policies.in_force(conn)
+        if (policy.version, policy.sha256) != (policy_version, verdict.policy_sha256):
+            raise PromotionError(
+                f"the gate policy changed to {policy.label} while version {version} was judged;"
+                " judge it again"
+            )
+        if champion != (before[CHAMPION] if before[CHAMPION] != version else None):
+            raise PromotionError(f"the champion changed while version {version} was judged; judge it again")
         after = dict(before)
-        status = resolve(version).tags.get("ppg.status", Status.REGISTERED)
+        status = version_state.get(conn, version)["status"]
         new_status = status
         if status not in NEVER_PROMOTABLE and before[CHAMPION] != version:
             new_status = AFTER_GATE[verdict.outcome]
@@ -138,25 +141,27 @@ def record_verdict(
             elif before[CHALLENGER] == version:
                 after[CHALLENGER] = None
         aliases.decide(conn, after)
-        _tags(
-            c,
+        version_state.put(
+            conn,
             version,
-            {
-                "ppg.status": new_status,
-                "ppg.gate.outcome": verdict.outcome,
-                "ppg.gate.policy_sha256": verdict.policy_sha256,
-                "ppg.gate.champion_version": champion or "none",
-                "ppg.gate.verdict_sha256": verdict_sha,
-                "ppg.gate.reasons": " | ".join(verdict.reasons())[:4000],
-            },
+            user.name,
+            status=new_status,
+            outcome=verdict.outcome,
+            policy_version=policy.version,
+            policy_sha256=policy.sha256,
+            champion_version=champion,
+            verdict_sha256=verdict_sha,
+            report_sha256=evidence.get("report_sha256"),
         )
+        _tags(c, version, {"ppg.gate.reasons": " | ".join(verdict.reasons())[:4000] or "-"})
         evidence = {
             "outcome": verdict.outcome,
             "verdict_sha256": verdict_sha,
-            "policy_sha256": verdict.policy_sha256,
+            "policy_version": policy.version,
+            "policy_sha256": policy.sha256,
             "champion_version": champion,
         } | evidence
-        _record(conn, c, actor, "gate", version, evidence, before, after)
+        _record(conn, c, user.name, "gate", version, evidence, before, after)
     _mirror(c, after)
     return Status(new_status)
 
@@ -165,54 +170,64 @@ def _stack_top(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(champions.c.position), 0))).scalar_one()
 
 
-def approve(version: str, user: User, policy: GatePolicy) -> dict[str, str | None]:
-    """Make ``version`` the champion; returns the aliases after. Raises PromotionError naming the rule."""
+def approve(version: str, user: User) -> dict[str, str | None]:
+    """Make ``version`` the champion; returns the aliases after. Raises PromotionError naming the rule.
+
+    Everything is read from the registry database inside the transaction: the version's trainer and
+    state, the policy in force and the champion; nothing the caller or MLflow's tags say counts."""
     user.require("approve")
     c = client()
     version = str(resolve(version).version)  # canonical: "02" and "v2" are version 2
     with exclusive() as conn:
         user = verified(conn, user, "approve")
-        before = aliases.checked(conn, c)
-        tags = resolve(version).tags
-        status = tags.get("ppg.status", Status.REGISTERED)
+        before = _checked(conn, c)
+        state = version_state.get(conn, version)
+        status = state["status"]
         if status in NEVER_PROMOTABLE:
             raise PromotionError(f"version {version} is {status} and can never be promoted")
         if before[CHAMPION] == version:
             raise PromotionError(f"version {version} is already the champion")
         trainer = conn.execute(select(versions.c.trained_by).where(versions.c.version == version)).scalar()
-        trainer = trainer or tags.get("ppg.trained_by")
+        if trainer is None:
+            raise PromotionError(f"version {version} has no registration record in the registry database")
         if trainer == user.name:
             raise PromotionError(
                 f"{user.name!r} trained version {version}; a different approver must approve it"
             )
-        made_by = creators(conn)
-        if made_by.get(trainer) == user.name or made_by.get(user.name) == trainer:
+        if trainer in related_accounts(conn, user.name):
             raise PromotionError(
                 f"{user.name!r} and {trainer!r} (who trained version {version}) are not independent: one"
-                " created the other's account; an approver from outside that pair must approve it"
+                " created the other's account (directly or through accounts they created); an approver"
+                " from outside that line must approve it"
             )
-        if tags.get("ppg.gate.outcome") != "pass":
-            outcome = tags.get("ppg.gate.outcome", "not judged")
+        if state["outcome"] != "pass":
+            outcome = state["outcome"] or "not judged"
             raise PromotionError(
                 f"version {version} has no passing verdict (gate: {outcome}); run `ppg gate {version}`"
             )
-        if tags.get("ppg.gate.policy_sha256") != policy.sha256():
+        policy = policies.in_force(conn)
+        if (state["policy_version"], state["policy_sha256"]) != (policy.version, policy.sha256):
             raise PromotionError(
-                f"version {version} was judged under another gate policy; re-judge: `ppg gate {version}`"
+                f"version {version} was judged under policy v{state['policy_version']}, but {policy.label}"
+                f" is in force; re-judge: `ppg gate {version}`"
             )
-        judged_against = tags.get("ppg.gate.champion_version")
-        if judged_against != (before[CHAMPION] or "none"):
+        if state["champion_version"] != before[CHAMPION]:
+            judged, now = (
+                f"champion v{v}" if v else "no champion"
+                for v in (state["champion_version"], before[CHAMPION])
+            )
             raise PromotionError(
-                f"version {version} was judged against champion {judged_against}, but the champion is now"
-                f" {before[CHAMPION]}; re-judge it with `ppg gate {version}`"
+                f"version {version} was judged against {judged}, but there is {now} now;"
+                f" re-judge it with `ppg gate {version}`"
             )
         conn.execute(insert(champions).values(position=_stack_top(conn) + 1, version=version, since=_now()))
         after = {CHAMPION: version, CHALLENGER: None if before[CHALLENGER] == version else before[CHALLENGER]}
         aliases.decide(conn, after)
         if before[CHAMPION]:
-            _tags(c, before[CHAMPION], {"ppg.status": Status.RETIRED})
-        _tags(c, version, {"ppg.status": Status.CHAMPION, "ppg.approved_by": user.name})
-        evidence = {k: tags.get(f"ppg.gate.{k}") for k in ("verdict_sha256", "policy_sha256", "outcome")}
+            version_state.put(conn, before[CHAMPION], user.name, status=Status.RETIRED)
+        version_state.put(conn, version, user.name, status=Status.CHAMPION)
+        _tags(c, version, {"ppg.approved_by": user.name})
+        evidence = {k: state[k] for k in ("verdict_sha256", "policy_version", "policy_sha256", "outcome")}
         _record(conn, c, user.name, "approve", version, evidence, before, after)
     return _mirror(c, after)
 
@@ -226,7 +241,7 @@ def _previous_champion(conn: Connection, current: str) -> str | None:
         select(champions.c.position, champions.c.version).order_by(champions.c.position)
     ).all()
     for position, version in reversed(rows):
-        if version != current and resolve(version).tags.get("ppg.status") not in NEVER_PROMOTABLE:
+        if version != current and version_state.get(conn, version)["status"] not in NEVER_PROMOTABLE:
             return version
         conn.execute(delete(champions).where(champions.c.position == position))
     return None
@@ -242,20 +257,17 @@ def reject(version: str, user: User, reason: str) -> Aliases:
     version = str(resolve(version).version)  # canonical; raises VersionNotFoundError for an unknown one
     with exclusive() as conn:
         user = verified(conn, user, "reject")
-        before = aliases.checked(conn, c)
+        before = _checked(conn, c)
         after = dict(before)
         if before[CHALLENGER] == version:
             after[CHALLENGER] = None
         if before[CHAMPION] == version:
             after[CHAMPION] = _previous_champion(conn, version)
             if after[CHAMPION]:
-                _tags(c, after[CHAMPION], {"ppg.status": Status.CHAMPION})
+                version_state.put(conn, after[CHAMPION], user.name, status=Status.CHAMPION)
         aliases.decide(conn, after)
-        _tags(
-            c,
-            version,
-            {"ppg.status": Status.REJECTED, "ppg.rejected_by": user.name, "ppg.rejected_reason": reason},
-        )
+        version_state.put(conn, version, user.name, status=Status.REJECTED)
+        _tags(c, version, {"ppg.rejected_by": user.name, "ppg.rejected_reason": reason})
         _record(conn, c, user.name, "reject", version, {"reason": reason}, before, after)
     return _mirror(c, after)
 
@@ -267,7 +279,7 @@ def rollback(user: User, reason: str) -> Aliases:
     c = client()
     with exclusive() as conn:
         user = verified(conn, user, "rollback")
-        before = aliases.checked(conn, c)
+        before = _checked(conn, c)
         current = before[CHAMPION]
         if current is None:
             raise PromotionError("there is no champion to roll back")
@@ -279,15 +291,16 @@ def rollback(user: User, reason: str) -> Aliases:
             )
         after = {CHAMPION: previous, CHALLENGER: before[CHALLENGER]}
         aliases.decide(conn, after)
-        _tags(c, current, {"ppg.status": Status.ROLLED_BACK})
-        _tags(c, previous, {"ppg.status": Status.CHAMPION})
+        version_state.put(conn, current, user.name, status=Status.ROLLED_BACK)
+        version_state.put(conn, previous, user.name, status=Status.CHAMPION)
         evidence = {"reason": reason, "from": current, "to": previous}
         _record(conn, c, user.name, "rollback", previous, evidence, before, after)
     return _mirror(c, after)
 
 
 def restore_mirror(user: User, reason: str) -> Aliases:
-    """Put MLflow's aliases back to the registry's decisions after a move by hand (admin, audited)."""
+    """Put MLflow's aliases and ``ppg.*`` tags back to the registry's decisions after a change by hand
+    (admin, audited; the differences found are kept in the audit entry)."""
     user.require("restore")
     if not reason.strip():
         raise PromotionError("restoring the aliases needs a reason")
@@ -296,8 +309,10 @@ def restore_mirror(user: User, reason: str) -> Aliases:
         user = verified(conn, user, "restore")
         decided = aliases.truth(conn)
         moved = aliases.in_mlflow(c)
+        tags_found = version_state.differences(conn, c)
         aliases.decide(conn, decided)
-        evidence = {"reason": reason, "mlflow_aliases_found": moved}
+        version_state.mirror_pending(conn, c, everything=True)
+        evidence = {"reason": reason, "mlflow_aliases_found": moved, "mlflow_tags_found": tags_found}
         _record(conn, c, user.name, "restore-aliases", None, evidence, decided, decided)
     return _mirror(c, decided)
 

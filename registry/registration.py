@@ -5,14 +5,13 @@ from __future__ import annotations
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.run import RunResult
 from registry import evaluation_set
-from registry.gates.policy import GatePolicy
 from registry.gating import GateResult, gate_version
 from registry.promotion import record_registration
 from registry.run_logging import log_run, register
 from registry.users import User
 
 
-def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePolicy) -> GateResult:
+def register_run(run: RunResult, config: TrainConfig, user: User) -> GateResult:
     """Log, register and judge ``run`` as ``user`` (a trainer or admin); returns the gate's result."""
     user.require("register")
     pinned = evaluation_set.pin(run, config)  # before anything is written: a run that cannot be judged stops
@@ -25,4 +24,4 @@ def register_run(run: RunResult, config: TrainConfig, user: User, policy: GatePo
         "report_test_windows": run.splits.get("test"),
     }
     record_registration(version, user, evidence, pinned.row(), run.bundle_sha256)
-    return gate_version(version, policy, user.name)
+    return gate_version(version, user)

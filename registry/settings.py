@@ -63,3 +63,10 @@ def missing_registry() -> str | None:
 
 def registry_db_url() -> str:
     return os.environ.get("PPG_REGISTRY_DB") or f"sqlite:///{home_dir('registry') / 'registry.db'}"
+
+
+def registry_db_url_for_humans() -> str:
+    """The registry database URL for messages: any password in it hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(registry_db_url()).render_as_string(hide_password=True)

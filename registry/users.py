@@ -1,8 +1,9 @@
 """Users with roles, passwords kept only as salted scrypt hashes, and authentication.
 
 Roles: ``trainer`` (registers models), ``approver`` (approves, rejects, rolls back), ``admin`` (all of
-that, plus managing users). The first user must be an admin and can be created without logging in;
-after that only an authenticated admin adds users, and each addition is an audited decision.
+that, plus managing users and gate policies); any logged-in role may re-run the gate. The first user
+must be an admin and can be created without logging in, only in a registry never used before; after
+that only an authenticated admin adds users or changes roles, and each is an audited decision.
 
 Identity is checked in the library, not only in the command line: ``authenticate`` issues a session
 (a random token, stored hashed with an expiry), and every decision calls ``verified`` inside its own
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from registry.db import exclusive, reading, sessions, users
+from registry.settings import registry_db_url_for_humans
 
 ROLES = ("trainer", "approver", "admin")
 CAN = {
@@ -31,7 +33,9 @@ CAN = {
     "approve": {"approver", "admin"},
     "reject": {"approver", "admin"},
     "rollback": {"approver", "admin"},
+    "gate": {"trainer", "approver", "admin"},
     "manage_users": {"admin"},
+    "manage_policy": {"admin"},
     "restore": {"admin"},
 }
 SESSION = timedelta(hours=12)
@@ -82,9 +86,19 @@ def verified(conn: Connection, user: User, action: str) -> User:
     return User(user.name, role or "", user.token).require(action)
 
 
-def creators(conn: Connection) -> dict[str, str]:
-    """Who created each account (the first admin created itself)."""
-    return dict(conn.execute(select(users.c.name, users.c.created_by)).all())
+def related_accounts(conn: Connection, name: str) -> set[str]:
+    """Accounts in ``name``'s line of creation: every account that created it (up the chain) and every
+    account it created (down the chain). A person cannot approve a version trained by one of them."""
+    made_by = dict(conn.execute(select(users.c.name, users.c.created_by)).all())
+    up, who = set(), made_by.get(name)
+    while who and who not in up and who != name:
+        up.add(who)
+        who = made_by.get(who) if made_by.get(who) != who else None
+    down, frontier = set(), {name}
+    while frontier:
+        frontier = {n for n, by in made_by.items() if by in frontier and n != by} - down - {name}
+        down |= frontier
+    return up | down
 
 
 def hash_password(password: str) -> str:
@@ -154,6 +168,7 @@ def add_user(name: str, role: str, password: str, by: User | None) -> User:
         if count == 0:
             if role != "admin":
                 raise AuthError("the first user must be an admin (ppg users add NAME --role admin)")
+            refuse_if_registry_in_use(conn)
             creator = name
         else:
             if by is None:
@@ -172,6 +187,39 @@ def add_user(name: str, role: str, password: str, by: User | None) -> User:
         )
         record_admin_act(conn, creator, "add-user", {"name": name, "role": role})
     return User(name, role)
+
+
+def refuse_if_registry_in_use(conn: Connection) -> None:
+    """The first admin is created only in a registry that was never used: a database with an audit
+    log or versions, or an MLflow model with versions or an audit head, means PPG_REGISTRY_DB points at
+    the wrong (or a wiped) database, and creating an admin there would let anyone promote."""
+    from registry.integrity import prior_use  # MLflow is asked only for this one check
+
+    found = prior_use(conn)
+    if found:
+        raise AuthError(
+            f"refusing to create a first admin: {found}; the registry database at"
+            f" {registry_db_url_for_humans()} is not this registry's (check PPG_REGISTRY_DB)"
+        )
+
+
+def set_role(name: str, role: str, by: User) -> None:
+    """Change a user's role (admins; audited). Nobody changes their own role, and the last admin stays."""
+    from registry.promotion import record_admin_act
+
+    if role not in ROLES:
+        raise ValueError(f"role {role!r}: one of {', '.join(ROLES)}")
+    with exclusive() as conn:
+        admin = verified(conn, by, "manage_users")
+        old = conn.execute(select(users.c.role).where(users.c.name == name)).scalar()
+        if old is None:
+            raise ValueError(f"no user {name!r}")
+        if name == admin.name:
+            raise AuthError(f"{admin.name!r} may not change their own role; another admin must")
+        if old == role:
+            raise ValueError(f"{name!r} is already {role}")
+        conn.execute(update(users).where(users.c.name == name).values(role=role))
+        record_admin_act(conn, admin.name, "set-role", {"name": name, "from": old, "to": role})
 
 
 def list_users() -> list[dict[str, str]]:

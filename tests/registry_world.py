@@ -20,8 +20,14 @@ LENIENT = {
             "thresholds": [{"metric": "mae", "max": 60}],
             "non_inferiority": {"margin": 5},
             "min_windows": 5,
+            "min_subjects": 2,
         },
-        "af": {"thresholds": [], "non_inferiority": {"margin": 0.9, "required": True}, "min_windows": 5},
+        "af": {
+            "thresholds": [],
+            "non_inferiority": {"margin": 0.9, "required": True},
+            "min_windows": 5,
+            "min_subjects": 2,
+        },
     },
 }
 
@@ -66,12 +72,13 @@ def build_world(home: Path) -> World:
 
 
 def assert_consistent():
-    """The audit chain verifies, and each decision's aliases-before are the previous one's aliases-after."""
+    """The registry verifies (chain, anchors, mirrors), and each decision's aliases-before are the previous
+    one's aliases-after."""
     from registry import audit
-    from registry.promotion import audit_head
+    from registry.integrity import problems
     from registry.tracking import alias_version, client
 
-    assert audit.verify(audit_head()) == []
+    assert problems() == []
     entries = audit.entries()
     for before, after in itertools.pairwise(entries):
         assert after.body["aliases_before"] == before.body["aliases_after"], (before.seq, after.seq)
@@ -124,13 +131,15 @@ def registry_home(world, tmp_path, monkeypatch):
     monkeypatch.setenv("PPG_HOME", str(world.home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
-    monkeypatch.delenv("PPG_GATE_POLICY", raising=False)
     return world.home
 
 
 @pytest.fixture
 def people(registry_home):
-    """An admin (root), a trainer (tina) and two approvers (alex, ana), logged in."""
+    """An admin (root), a trainer (tina) and two approvers (alex, ana), logged in; the LENIENT gate
+    policy in force (v1, activated by root)."""
+    from registry import policies
+    from registry.gates.policy import GatePolicy
     from registry.users import add_user, authenticate
 
     add_user("root", "admin", "root-password", None)
@@ -138,6 +147,7 @@ def people(registry_home):
     add_user("tina", "trainer", "tina-password", root)
     add_user("alex", "approver", "alex-password", root)
     add_user("ana", "approver", "ana-password-", root)
+    policies.activate(GatePolicy.from_dict(LENIENT), root, "tests: a lenient policy for 1-epoch models")
     return {name: authenticate(name, pw) for name, pw in
             (("root", "root-password"), ("tina", "tina-password"), ("alex", "alex-password"),
              ("ana", "ana-password-"))}  # fmt: skip

@@ -51,13 +51,23 @@ _group(
     "What the data lake holds: dataset versions and quarantined files.",
     {"versions": ingest.versions_cmd, "quarantine": ingest.quarantine_cmd},
 )
-_group("users", "Registry users and roles.", {"add": registry.users_add, "list": registry.users_list})
+_group(
+    "users",
+    "Registry users and roles.",
+    {"add": registry.users_add, "set-role": registry.users_set_role, "list": registry.users_list},
+)
+_group(
+    "policy",
+    "Gate policies: versioned in the registry, activated by an admin.",
+    {"show": registry.policy_show, "list": registry.policy_list, "activate": registry.policy_activate},
+)
 _group(
     "audit",
     "The hash-chained audit log of registry decisions.",
     {
         "verify": registry.audit_verify,
         "show": registry.audit_show,
+        "head": registry.audit_head_cmd,
         "restore-aliases": registry.audit_restore_aliases,
     },
 )

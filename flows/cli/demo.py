@@ -39,7 +39,6 @@ def demo(
     say(markdown_table(scores))
     say("[bold]4. train, register, gate[/bold] two models with different balancers (MLflow registry)")
     stage = registry_stage(dataset.version, epochs, seed, say)
-    first, second = stage["versions"]
     if json_out:
         print_json(
             {
@@ -47,10 +46,13 @@ def demo(
                 "dataset_version": dataset.version,
                 "baselines": [s.to_dict() for s in scores],
                 "registry": stage,
-                "test": stage["test"][second],
+                "test": stage["test"][stage["versions"][1]] if "versions" in stage else None,
             }
         )
         return
+    if "skipped" in stage:
+        return
+    first, second = stage["versions"]
     say(f"[bold]5. compare[/bold] v{first} and v{second} (ppg models compare {first} {second})")
     for line in comparison_lines(compare(first, second)):
         stdout.print(line, highlight=False, markup=False)

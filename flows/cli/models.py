@@ -97,10 +97,9 @@ def _trainer(user: str | None):
 
 
 def _log_and_register(run, cfg, trainer, quiet: bool) -> dict:
-    """Log the run to MLflow; with a trainer, register it and judge it under the current gate policy."""
+    """Log the run to MLflow; with a trainer, register it and judge it under the gate policy in force."""
     import getpass
 
-    from registry.current_policy import current_policy
     from registry.registration import register_run
     from registry.run_logging import log_run
 
@@ -109,10 +108,9 @@ def _log_and_register(run, cfg, trainer, quiet: bool) -> dict:
         if not quiet:
             stdout.print(f"logged to MLflow as run {run_id}; not registered (pass --user to register)")
         return {"mlflow_run_id": run_id, "version": None}
-    policy, source = current_policy()
-    result = register_run(run, cfg, trainer, policy)
+    result = register_run(run, cfg, trainer)
     if not quiet:
-        for line in result.summary_lines(source):
+        for line in result.summary_lines():
             stdout.print(line, highlight=False, markup=False)
     return {"version": result.version, "status": result.status, "gate": result.verdict.to_dict()}
 

@@ -1,4 +1,4 @@
-"""`ppg users|gate|approve|reject|rollback|audit|models`: the registry on the command line.
+"""`ppg users|policy|gate|approve|reject|rollback|audit|models`: the registry on the command line.
 
 Acting users log in with ``--user NAME``; the password comes from ``PPG_PASSWORD``, one line of
 standard input, or a hidden prompt (flows/credentials.py). Thin wrappers over ``registry``.
@@ -6,7 +6,7 @@ standard input, or a hidden prompt (flows/credentials.py). Thin wrappers over ``
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -64,6 +64,19 @@ def users_add(
     stdout.print(f"added {user.name} ({user.role})")
 
 
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="The user whose role changes.")],
+    role: Annotated[str, typer.Option(help="trainer | approver | admin")],
+    admin: Annotated[str, typer.Option(help="Admin making the change (not the user themself).")],
+) -> None:
+    """Change a user's role (an audited decision by another admin)."""
+    from registry.users import set_role
+
+    acting = _guard(login, admin)
+    _guard(set_role, name, role, acting)
+    stdout.print(f"{name} is now {role} (changed by {acting.name})")
+
+
 def users_list(json_out: JsonOpt = False) -> None:
     """List users and their roles (never their password hashes)."""
     from registry.users import list_users
@@ -76,37 +89,83 @@ def users_list(json_out: JsonOpt = False) -> None:
         stdout.print(f"{r['name']:20} {r['role']:9} added {r['created_at']} by {r['created_by']}")
 
 
+def policy_show(
+    version: Annotated[int | None, typer.Option(help="A stored version (default: the one in force).")] = None,
+) -> None:
+    """Print a gate policy as YAML, headed by its version, hash and who activated it."""
+    import yaml
+
+    from registry import policies
+
+    found = _guard(policies.get, version) if version is not None else _guard(policies.current)
+    stdout.print(f"# {found.label}; sha256 {found.sha256}", highlight=False, markup=False)
+    if found.reason:
+        stdout.print(f"# reason: {found.reason}", highlight=False, markup=False)
+    stdout.print(yaml.safe_dump(found.policy.model_dump(mode="json"), sort_keys=False), highlight=False)
+
+
+def policy_list(json_out: JsonOpt = False) -> None:
+    """Every gate policy version; the last one is in force."""
+    from registry import policies
+
+    rows = [
+        {"version": p.version, "sha256": p.sha256, "activated_by": p.activated_by,
+         "activated_at": p.activated_at, "reason": p.reason}
+        for p in _guard(policies.history)
+    ]  # fmt: skip
+    if json_out:
+        print_json(rows)
+        return
+    for r in rows:
+        who = f"by {r['activated_by']} at {r['activated_at']}: {r['reason']}" if r["version"] else "built in"
+        stdout.print(f"v{r['version']:<3} {r['sha256'][:12]}  {who}", highlight=False, markup=False)
+
+
+def policy_activate(
+    file: Annotated[Path, typer.Argument(help="Gate policy YAML (docs/registry.md).")],
+    user: UserOpt,
+    reason: Annotated[str, typer.Option(help="Why, in words the audit log keeps.")],
+) -> None:
+    """Store a gate policy as the next version and put it in force (admins; audited)."""
+    from registry import policies
+    from registry.gates.policy import GatePolicy
+
+    policy = _guard(GatePolicy.from_yaml, file)
+    acting = _guard(login, user)
+    stored = _guard(policies.activate, policy, acting, reason)
+    stdout.print(f"{stored.label} is in force; versions judged before must be re-judged", highlight=False)
+
+
 def gate_cmd(
     version: Annotated[str, typer.Argument(help="Version number, or champion / challenger.")],
-    user: Annotated[str | None, typer.Option("--user", "-u", help="Recorded as the actor.")] = None,
+    user: UserOpt,
     json_out: JsonOpt = False,
 ) -> None:
-    """Re-judge a version under the current gate policy and against the current champion."""
-    from registry.current_policy import current_policy
+    """Re-judge a version under the gate policy in force and against the current champion (any role)."""
     from registry.gating import gate_version
 
-    actor = _guard(login, user).name if user else f"cli:{os.environ.get('USER', 'unknown')}"
-    policy, source = _guard(current_policy)
-    result = _guard(gate_version, version, policy, actor)
-    print_verdict(result, source, json_out)
+    acting = _guard(login, user)
+    result = _guard(gate_version, version, acting)
+    print_verdict(result, json_out)
 
 
-def print_verdict(result, policy_source: str, json_out: bool) -> None:
+def print_verdict(result, json_out: bool) -> None:
     if json_out:
-        print_json({"version": result.version, "status": result.status, **result.verdict.to_dict()})
+        print_json(
+            {"version": result.version, "status": result.status, "policy": result.policy}
+            | result.verdict.to_dict()
+        )
         return
-    for line in result.summary_lines(policy_source):
+    for line in result.summary_lines():
         stdout.print(line, highlight=False, markup=False)
 
 
 def approve_cmd(version: Annotated[str, typer.Argument()], user: UserOpt) -> None:
     """Promote a challenger to champion (an approver who did not train it; a passing current verdict)."""
-    from registry.current_policy import current_policy
     from registry.promotion import approve
 
     acting = _guard(login, user)
-    policy, _ = _guard(current_policy)
-    after = _guard(approve, version, acting, policy)
+    after = _guard(approve, version, acting)
     stdout.print(f"version {version} approved by {acting.name}: champion is v{after['champion']}")
 
 
@@ -132,33 +191,49 @@ def rollback_cmd(user: UserOpt, reason: Annotated[str, typer.Option(help="Why.")
     stdout.print(f"rolled back by {acting.name}: champion is v{after['champion']}")
 
 
-def audit_verify(json_out: JsonOpt = False) -> None:
-    """Check the audit log's hash chain and its anchor in the registry; exit 5 when it was tampered with."""
+def audit_verify(
+    expect_head: Annotated[
+        str | None, typer.Option(help="A head (SEQ:HASH from `ppg audit head`) kept elsewhere earlier.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the audit log (chain, anchors, heads, aliases continuity) and that MLflow mirrors the
+    registry's decisions; exit 5 when anything was tampered with."""
     _registry_here()
     from registry import audit
-    from registry.promotion import alias_problems, audit_head
-    from registry.versions import all_versions
+    from registry.integrity import problems
 
-    problems = audit.verify(_guard(audit_head)) + _guard(alias_problems)
+    found = _guard(problems, expect_head)
     count = len(audit.entries())
-    registered = len(_guard(all_versions))
-    if count == 0 and registered:
-        problems.append(f"the audit log is empty but MLflow holds {registered} registered versions")
     if json_out:
-        print_json({"entries": count, "ok": not problems, "problems": problems})
-    elif problems:
-        for p in problems:
+        print_json({"entries": count, "head": audit.head(), "ok": not found, "problems": found})
+    elif found:
+        for p in found:
             stdout.print(f"[red]TAMPERED[/red] {p}", highlight=False)
     else:
-        stdout.print(f"audit log intact: {count} entries, chain, anchor and aliases verified")
-    if problems:
+        stdout.print(
+            f"audit log intact: {count} entries; chain, anchors, head, aliases and tags verified",
+            highlight=False,
+        )
+    if found:
         raise typer.Exit(5)
+
+
+def audit_head_cmd() -> None:
+    """Print the audit log's head (SEQ:HASH): keep it outside the registry, compare with --expect-head."""
+    _registry_here()
+    from registry import audit
+
+    head = audit.head()
+    if head is None:
+        raise fail("the audit log is empty", 2)
+    print(head)
 
 
 def audit_restore_aliases(
     user: UserOpt, reason: Annotated[str, typer.Option(help="Why, after checking who moved them.")]
 ) -> None:
-    """Put MLflow's aliases back to the registry's decisions after they were moved by hand (admins)."""
+    """Put MLflow's aliases and ppg.* tags back to the registry's decisions after a change (admins)."""
     from registry.promotion import restore_mirror
 
     acting = _guard(login, user)

@@ -4,7 +4,10 @@
 thresholds, and, when a champion report on the same evaluation windows is given, runs a paired
 bootstrap over subjects of the difference in each task's primary metric: a task fails non-inferiority
 when the lower bound of the 95 % interval of the improvement is below minus its margin. The same
-checks run per subgroup where the policy asks; too few windows give "insufficient".
+checks run per subgroup where the policy asks. Evidence is counted in subjects as well as windows:
+too few of either gives "insufficient" (one subject's windows never make a zero-width interval pass).
+A required check on a safety-critical task (the catalogue's ``safety_critical``, AF) that is
+insufficient always blocks, whatever ``insufficient_blocks`` says.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ppg_models.evaluation.report import (
     subject_weights,
 )
 from ppg_models.tasks import get_task
-from registry.gates.policy import GatePolicy, Threshold
+from registry.gates.policy import Evidence, GatePolicy, Threshold
 
 Outcome = Literal["pass", "fail", "insufficient"]
 ALL = "all"
@@ -43,6 +46,7 @@ class CheckLine:
     n_windows: int
     required: bool
     outcome: Outcome
+    n_subjects: int = 0
 
     def describe(self) -> str:
         value = format_interval(self.value, self.low, self.high, digits=4)
@@ -50,7 +54,7 @@ class CheckLine:
         what = "improvement in " + self.metric if self.kind == "non_inferiority" else self.metric
         return (
             f"{self.outcome.upper():12} {self.task} ({self.subgroup}) {what} = {value},"
-            f" n={self.n_windows}; {self.limit} ({need})"
+            f" n={self.n_windows} windows, {self.n_subjects} subjects; {self.limit} ({need})"
         )
 
 
@@ -86,18 +90,30 @@ def _finite(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
+def _shortfall(n: int, subjects: int, minimum: Evidence) -> str:
+    """Why the evidence is too little, in words ("" when it is enough)."""
+    need = []
+    if n < minimum.windows:
+        need.append(f"at least {minimum.windows} windows")
+    if subjects < minimum.subjects:
+        need.append(f"at least {minimum.subjects} subjects")
+    return "; " + " and ".join(need) if need else ""
+
+
 def _threshold_line(
-    task: str, subgroup: str, t: Threshold, result: TaskResult | None, minimum: int
+    task: str, subgroup: str, t: Threshold, result: TaskResult | None, minimum: Evidence
 ) -> CheckLine:
     iv = result.metrics.get(t.metric) if result else None
     n = result.n_windows if result else 0
+    subjects = result.n_subjects if result else 0
     value = _finite(iv.value) if iv else None
-    if value is None or n < minimum:
+    short = _shortfall(n, subjects, minimum)
+    if value is None or short:
         outcome: Outcome = "insufficient"
     else:
         ok = (t.min is None or value >= t.min) and (t.max is None or value <= t.max)
         outcome = "pass" if ok else "fail"
-    limit = t.describe() + (f"; at least {minimum} windows" if n < minimum else "")
+    limit = t.describe() + short
     return CheckLine(
         task,
         subgroup,
@@ -110,16 +126,17 @@ def _threshold_line(
         n,
         t.required,
         outcome,
+        subjects,
     )
 
 
 def paired_improvement(
     candidate: pd.DataFrame, champion: pd.DataFrame, task: str, resamples: int, seed: int
-) -> tuple[Interval, int]:
+) -> tuple[Interval, int, int]:
     """Improvement of the candidate over the champion in the task's primary metric, on shared windows.
 
     Positive is better whatever the metric's direction. Returns the point value with its 95 % paired
-    bootstrap interval over subjects, and the number of windows used.
+    bootstrap interval over subjects, and the numbers of windows and subjects used.
     """
     spec = get_task(task)
     merged = candidate.merge(champion[["window_id", f"pred_{task}"]], on="window_id", suffixes=("", "_champ"))
@@ -128,7 +145,7 @@ def paired_improvement(
     p_old = merged[f"pred_{task}_champ"].to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(y) & np.isfinite(p_new) & np.isfinite(p_old)
     if not ok.any():
-        return Interval(float("nan"), float("nan"), float("nan")), 0
+        return Interval(float("nan"), float("nan"), float("nan")), 0, 0
     y, p_new, p_old = y[ok], p_new[ok], p_old[ok]
     codes, uniques = pd.factorize(merged["subject_id"][ok])
     weights = subject_weights(codes, len(uniques), resamples, seed)
@@ -138,27 +155,26 @@ def paired_improvement(
     boot = sign * (fn(y, p_new, weights) - fn(y, p_old, weights))
     boot = boot[np.isfinite(boot)]
     low, high = np.percentile(boot, [2.5, 97.5]) if boot.size else (np.nan, np.nan)
-    return Interval(point, float(low), float(high)), int(y.size)
+    return Interval(point, float(low), float(high)), int(y.size), len(uniques)
 
 
 def _non_inferiority_line(
-    task: str, subgroup: str, cand: pd.DataFrame, champ: pd.DataFrame, policy: GatePolicy, minimum: int
+    task: str, subgroup: str, cand: pd.DataFrame, champ: pd.DataFrame, policy: GatePolicy, minimum: Evidence
 ) -> CheckLine:
     gate = policy.tasks[task]
     margin = gate.non_inferiority.margin
-    iv, n = paired_improvement(cand, champ, task, policy.resamples, policy.seed)
+    iv, n, subjects = paired_improvement(cand, champ, task, policy.resamples, policy.seed)
     low = _finite(iv.low)
-    if n < minimum or low is None:
+    short = _shortfall(n, subjects, minimum)
+    if short or low is None:
         outcome: Outcome = "insufficient"
     else:
         outcome = "pass" if low >= -margin else "fail"
     metric = get_task(task).primary_metric
     limit = f"95% lower bound >= -{margin:g} (not worse than the champion by more than {margin:g})"
-    if n < minimum:
-        limit += f"; at least {minimum} windows"
     return CheckLine(
-        task, subgroup, "non_inferiority", metric, limit, _finite(iv.value), low, _finite(iv.high), n,
-        gate.non_inferiority.required, outcome,
+        task, subgroup, "non_inferiority", metric, limit + short, _finite(iv.value), low, _finite(iv.high), n,
+        gate.non_inferiority.required, outcome, subjects,
     )  # fmt: skip
 
 
@@ -172,10 +188,10 @@ def _task_lines(
         )
         limit = "the model must estimate this task"
         return [CheckLine(task, ALL, "presence", "-", limit, None, None, None, 0, required, "fail")]
-    lines = [_threshold_line(task, ALL, t, candidate.tasks[task], gate.min_windows) for t in gate.thresholds]
+    lines = [_threshold_line(task, ALL, t, candidate.tasks[task], gate.evidence) for t in gate.thresholds]
     if champion is not None and gate.non_inferiority and task in champion.tasks:
         cand, champ = candidate.predictions_frame(), champion.predictions_frame()
-        lines.append(_non_inferiority_line(task, ALL, cand, champ, policy, gate.min_windows))
+        lines.append(_non_inferiority_line(task, ALL, cand, champ, policy, gate.evidence))
     return lines
 
 
@@ -193,13 +209,11 @@ def _subgroup_lines(candidate: EvaluationReport, champion: EvaluationReport | No
                 name = f"{sub.attribute}={group}"
                 result = candidate.subgroup(sub.attribute, group, task)
                 if sub.thresholds:
-                    lines += [
-                        _threshold_line(task, name, t, result, sub.min_windows) for t in gate.thresholds
-                    ]
+                    lines += [_threshold_line(task, name, t, result, sub.evidence) for t in gate.thresholds]
                 if sub.non_inferiority and champ_frame is not None and gate.non_inferiority:
                     in_group = cand_frame[cand_frame[sub.attribute].astype(str) == group]
                     lines.append(
-                        _non_inferiority_line(task, name, in_group, champ_frame, policy, sub.min_windows)
+                        _non_inferiority_line(task, name, in_group, champ_frame, policy, sub.evidence)
                     )
     return lines
 
@@ -213,9 +227,10 @@ def judge(
         lines += _task_lines(task, candidate, champion, policy)
     lines += _subgroup_lines(candidate, champion, policy)
     required = [line for line in lines if line.required]
+    short = [line for line in required if line.outcome == "insufficient"]
     if any(line.outcome == "fail" for line in required):
         outcome: Outcome = "fail"
-    elif policy.insufficient_blocks and any(line.outcome == "insufficient" for line in required):
+    elif any(get_task(line.task).safety_critical for line in short) or (policy.insufficient_blocks and short):
         outcome = "insufficient"
     else:
         outcome = "pass"

@@ -3,19 +3,20 @@
 Defaults are the clinical targets of the issue: HR MAE <= 5 bpm; SpO2 Arms <= 3.5 %; RR MAE <= 3
 breaths/min; SBP and DBP mean error within +-5 mmHg with SD <= 8 mmHg (ISO 81060-2); AF AUROC >= 0.95
 and sensitivity >= 0.90 at 95 % specificity. AF not degraded against the champion is required; the
-other non-inferiority checks are advisory. SpO2 is checked per skin tone and AF per device.
+other non-inferiority checks are advisory. SpO2 is checked per skin tone and AF per device. A policy
+that does not require non-inferiority on every safety-critical task of the catalogue is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.evaluation.report import SUBGROUP_ATTRIBUTES
-from ppg_models.tasks import TASK_NAMES, get_task
+from ppg_models.tasks import TASK_NAMES, TASKS, get_task
 from ppg_models.yaml_config import YamlConfig
 
 
@@ -50,18 +51,35 @@ class NonInferiority(_Strict):
     required: bool = False
 
 
+class Evidence(NamedTuple):
+    """The least evidence a check needs: labeled windows, and distinct subjects they come from."""
+
+    windows: int
+    subjects: int
+
+
 class TaskGate(_Strict):
     thresholds: list[Threshold] = Field(default_factory=list)
     non_inferiority: NonInferiority | None = None
     min_windows: int = Field(30, ge=1, description="Fewer labeled test windows: insufficient evidence.")
+    min_subjects: int = Field(10, ge=2, description="Fewer subjects: insufficient (never one subject).")
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.min_windows, self.min_subjects)
 
 
 class SubgroupGate(_Strict):
     attribute: str
     tasks: list[str]
     min_windows: int = Field(30, ge=1)
+    min_subjects: int = Field(5, ge=2)
     thresholds: bool = True
     non_inferiority: bool = True
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.min_windows, self.min_subjects)
 
     @field_validator("attribute")
     @classmethod
@@ -118,6 +136,13 @@ class GatePolicy(_Strict, YamlConfig):
             for t in gate.thresholds:
                 if t.metric not in spec.metrics:
                     raise ValueError(f"task {name!r} has no metric {t.metric!r}; known: {list(spec.metrics)}")
+        for spec in TASKS:
+            gate = self.tasks.get(spec.name)
+            if spec.safety_critical and not (gate and gate.non_inferiority and gate.non_inferiority.required):
+                raise ValueError(
+                    f"task {spec.name!r} is safety-critical: the policy must gate it with required"
+                    f" non-inferiority (tasks.{spec.name}.non_inferiority.required: true)"
+                )
         for sub in self.subgroups:
             unknown = sorted(set(sub.tasks) - set(self.tasks))
             if unknown:

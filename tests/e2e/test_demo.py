@@ -44,12 +44,20 @@ def test_demo_runs_end_to_end_and_prints_the_table(tmp_path):
         [str(PPG), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert "chain, anchor and aliases verified" in audit.stdout
+    assert "chain, anchors, head, aliases and tags verified" in audit.stdout
+    assert "password" not in " ".join(p.name for p in (tmp_path / "home").rglob("*")), "no credentials file"
+    again = subprocess.run(
+        [str(PPG), "demo", "--windows", "150", "--epochs", "1"], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "skipped: the demo users exist from an earlier run and their password was not kept" in again.stdout
 
 
 @pytest.mark.slow
 def test_demo_json_is_machine_readable(tmp_path):
-    env = {**os.environ, "PPG_HOME": str(tmp_path / "home")}
+    secret = "chosen-by-the-person-7"
+    env = {**os.environ, "PPG_HOME": str(tmp_path / "home"), "PPG_DEMO_PASSWORD": secret}
     result = subprocess.run(
         [str(PPG), "demo", "--windows", "120", "--epochs", "1", "--json"],
         env=env,
@@ -67,3 +75,5 @@ def test_demo_json_is_machine_readable(tmp_path):
     statuses = {"challenger", "rejected-by-gate", "insufficient-evidence", "champion"}
     assert set(payload["registry"]["statuses"]) <= statuses
     assert all(v["lines"] for v in payload["registry"]["verdicts"])
+    assert secret not in result.stdout + result.stderr, "the demo never prints a password"
+    assert payload["registry"]["password_kept"] is True

@@ -90,3 +90,46 @@ def test_an_unreachable_mlflow_server_is_one_line_within_seconds(monkeypatch):
     assert len(lines) == 1, result.output
     assert "MLflow at http://127.0.0.1:9" in lines[0]
     assert "no registered versions" not in result.output
+
+
+def test_policies_roles_and_audit_heads_from_the_command_line(tmp_path):
+    import yaml
+    from registry_world import LENIENT
+
+    assert _ppg("users", "add", "root", "--role", "admin", stdin="root-password\n").exit_code == 0
+    admin = {"PPG_PASSWORD": "root-password"}
+    anything_goes = tmp_path / "anything-goes.yaml"
+    anything_goes.write_text("tasks: {}\n")
+    refused = _ppg("policy", "activate", str(anything_goes), "--user", "root", "--reason", "x", **admin)
+    assert refused.exit_code == 3
+    assert "'af' is safety-critical" in refused.output
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text(yaml.safe_dump(LENIENT))
+    ok = _ppg("policy", "activate", str(lenient), "--user", "root", "--reason", "pilot study", **admin)
+    assert ok.exit_code == 0, ok.output
+    assert "policy v1 (activated by root" in ok.output
+    listed = json.loads(_ppg("policy", "list", "--json").stdout)
+    assert [(p["version"], p["activated_by"]) for p in listed] == [(0, None), (1, "root")]
+    assert _ppg("policy", "show").output.startswith("# policy v1 (activated by root")
+    assert "min_subjects: 2" in _ppg("policy", "show").output
+    added = _ppg(
+        "users",
+        "add",
+        "tina",
+        "--role",
+        "trainer",
+        "--admin",
+        "root",
+        PPG_NEW_PASSWORD="tina-password",
+        **admin,
+    )
+    assert added.exit_code == 0
+    assert _ppg("users", "set-role", "tina", "--role", "approver", "--admin", "root", **admin).exit_code == 0
+    assert json.loads(_ppg("users", "list", "--json").stdout)[1]["role"] == "approver"
+    assert _ppg("gate", "1").exit_code == 2, "re-judging needs a login (--user)"
+    head = _ppg("audit", "head").stdout.strip()
+    assert head.startswith("4:")  # add root, activate, add tina, set-role
+    assert _ppg("audit", "verify", "--expect-head", head).exit_code == 0
+    forged = _ppg("audit", "verify", "--expect-head", "4:" + "0" * 64)
+    assert forged.exit_code == 5
+    assert "the exported head is 4:000000000000" in forged.output

@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from registry_world import LENIENT, assert_consistent
+from registry_world import assert_consistent
 
 from registry import evaluation_set
 from registry.aliases import MirrorError
-from registry.gates.policy import GatePolicy
 from registry.gating import gate_version
 from registry.promotion import PromotionError, approve, restore_mirror
 from registry.registration import register_run
 from registry.tracking import alias_version, client
 
 pytestmark = pytest.mark.slow
-POLICY = GatePolicy.from_dict(LENIENT)
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +26,7 @@ def ppg_home(registry_home):
 
 def _register(world, people, balancer="pcgrad"):
     run, config = world.runs[balancer]
-    return register_run(run, config, people["tina"], POLICY)
+    return register_run(run, config, people["tina"])
 
 
 def test_a_version_is_still_judged_on_its_own_windows_after_the_split_rule_changes(
@@ -49,7 +47,7 @@ def test_a_version_is_still_judged_on_its_own_windows_after_the_split_rule_chang
     seen = []
     original = evaluation_set.windows
     monkeypatch.setattr(evaluation_set, "windows", lambda p: seen.append(p) or original(p))
-    again = gate_version(first.version, POLICY, "tina")
+    again = gate_version(first.version, people["tina"])
     assert seen == [pinned], "the verdict loaded exactly the pinned set"
     assert again.verdict.lines == first.verdict.lines, "same windows, same model: the same verdict"
 
@@ -66,7 +64,7 @@ def test_the_gate_ignores_a_report_the_trainer_edited(world, people):
     def hr_mae(result):
         return next(line.value for line in result.verdict.lines if (line.task, line.metric) == ("hr", "mae"))
 
-    again = gate_version(first.version, POLICY, "tina")
+    again = gate_version(first.version, people["tina"])
     assert hr_mae(again) == hr_mae(first) > 1.0, "judged on the registry's own re-run, not the edit"
 
 
@@ -77,9 +75,9 @@ def test_an_alias_moved_in_mlflow_stops_decisions_until_an_admin_restores_it(wor
     second = _register(world, people, "famo")
     client().set_registered_model_alias(settings.model_name(), "champion", second.version)  # by hand
     with pytest.raises(MirrorError, match="'champion' is v2 in MLflow but vNone"):
-        gate_version(first.version, POLICY, "tina")
+        gate_version(first.version, people["tina"])
     with pytest.raises(MirrorError):
-        approve(first.version, people["alex"], POLICY)
+        approve(first.version, people["alex"])
     with pytest.raises(PromotionError, match="needs a reason"):
         restore_mirror(people["root"], " ")
     restored = restore_mirror(people["root"], "moved by a script during the migration")
@@ -95,9 +93,9 @@ def test_a_decision_cut_off_before_its_mirror_is_finished_by_the_next(world, peo
     real_mirror = aliases_module.mirror
     monkeypatch.setattr(aliases_module, "mirror", lambda *a: (_ for _ in ()).throw(OSError("MLflow down")))
     with pytest.raises(OSError, match="MLflow down"):
-        approve(first.version, people["alex"], POLICY)  # committed, then the mirror failed
+        approve(first.version, people["alex"])  # committed, then the mirror failed
     assert alias_version(client(), "champion") is None
     monkeypatch.setattr(aliases_module, "mirror", real_mirror)
-    gate_version(first.version, POLICY, "tina")  # the next decision finishes the mirror first
+    gate_version(first.version, people["tina"])  # the next decision finishes the mirror first
     assert alias_version(client(), "champion") == first.version
     assert_consistent()

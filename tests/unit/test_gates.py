@@ -10,7 +10,7 @@ from ppg_models.evaluation.report import evaluate
 from registry.gates.judge import judge, paired_improvement
 from registry.gates.policy import GatePolicy, GatePolicyError
 
-N_SUBJECTS, PER_SUBJECT = 40, 10
+N_SUBJECTS, PER_SUBJECT = 90, 6
 
 
 def _world(seed: int = 0):
@@ -83,11 +83,11 @@ def test_better_hr_but_worse_af_than_the_champion_is_blocked_naming_af():
 def test_paired_improvement_is_zero_for_the_same_model_and_positive_for_a_better_one():
     meta, labels, rng = _world()
     a = _model(meta, labels, rng, hr_noise=3.0).predictions_frame()
-    iv, n = paired_improvement(a, a, "hr", 300, 0)
+    iv, n, subjects = paired_improvement(a, a, "hr", 300, 0)
     assert (iv.value, iv.low, iv.high) == (0.0, 0.0, 0.0)
-    assert n == len(meta)
+    assert (n, subjects) == (len(meta), N_SUBJECTS)
     better = _model(meta, labels, rng, hr_noise=0.5).predictions_frame()
-    iv, _ = paired_improvement(better, a, "hr", 300, 0)
+    iv, _, _ = paired_improvement(better, a, "hr", 300, 0)
     assert iv.low > 1.0, "MAE drops by about 2 bpm: the whole interval is an improvement"
 
 
@@ -142,3 +142,48 @@ def test_a_model_without_a_required_task_fails():
     verdict = judge(report, GatePolicy.from_dict({"subgroups": []}))
     assert verdict.outcome == "fail"
     assert any(c.task == "af" and c.kind == "presence" for c in verdict.blocking)
+
+
+def test_windows_from_one_subject_are_never_enough_evidence():
+    meta, labels, rng = _world()
+    one = meta["subject_id"] == "s0"
+    single = _model(meta[one].reset_index(drop=True), {k: v[one.to_numpy()] for k, v in labels.items()}, rng)
+    hr_only = {"hr": {"thresholds": [{"metric": "mae", "max": 50}], "min_windows": 5, "min_subjects": 2}}
+    af = {"af": {"non_inferiority": {"margin": 0.5, "required": True}, "min_windows": 1, "min_subjects": 2}}
+    policy = GatePolicy.from_dict({"subgroups": [], "tasks": hr_only | af})
+    verdict = judge(single, policy)
+    line = next(c for c in verdict.lines if c.task == "hr")
+    assert (line.outcome, line.n_windows, line.n_subjects) == ("insufficient", PER_SUBJECT, 1)
+    assert "at least 2 subjects" in line.describe()
+    assert verdict.outcome == "insufficient"
+    with pytest.raises(GatePolicyError, match="min_subjects"):
+        GatePolicy.from_dict({"tasks": {"hr": {"min_subjects": 1}} | af})
+
+
+def test_a_policy_must_require_non_inferiority_on_every_safety_critical_task():
+    for tasks in ({}, {"hr": {"thresholds": [{"metric": "mae", "max": 5}]}}, {"af": {"thresholds": []}}):
+        with pytest.raises(GatePolicyError, match="'af' is safety-critical"):
+            GatePolicy.from_dict({"subgroups": [], "tasks": tasks})
+    advisory = {"af": {"non_inferiority": {"margin": 0.01, "required": False}}}
+    with pytest.raises(GatePolicyError, match=r"non_inferiority\.required: true"):
+        GatePolicy.from_dict({"subgroups": [], "tasks": advisory})
+
+
+def test_too_little_af_evidence_blocks_even_when_the_policy_lets_insufficient_pass():
+    meta, labels, rng = _world()
+    champion = _model(meta, labels, rng, name="champion")
+    candidate = _model(meta, labels, rng, name="candidate")
+    af = {"non_inferiority": {"margin": 0.5, "required": True}, "min_subjects": N_SUBJECTS + 1}
+    hr = {"thresholds": [{"metric": "mae", "max": 50}], "min_subjects": N_SUBJECTS + 1}
+    relaxed = GatePolicy.from_dict(
+        {"insufficient_blocks": False, "subgroups": [], "tasks": {"af": af, "hr": hr}}
+    )
+    verdict = judge(candidate, relaxed, champion)
+    assert verdict.outcome == "insufficient"
+    assert sorted(c.task for c in verdict.blocking) == ["af", "hr"]
+    no_af_shortfall = GatePolicy.from_dict(
+        {"insufficient_blocks": False, "subgroups": [], "tasks": {"af": af | {"min_subjects": 2}, "hr": hr}}
+    )
+    assert judge(candidate, no_af_shortfall, champion).outcome == "pass", (
+        "HR's shortfall alone does not block"
+    )

@@ -77,7 +77,9 @@ def _log(n: int = 4) -> str:
 
 def test_an_intact_log_verifies():
     head = _log()
-    assert audit.verify(head) == []
+    assert audit.verify(head, expect_head=head) == []
+    older = audit.entries()[1]
+    assert audit.verify(expect_head=f"2:{older.hash}") == [], "the log may have grown since the export"
     assert [e.seq for e in audit.entries()] == [1, 2, 3, 4]
 
 
@@ -108,7 +110,48 @@ def test_deleted_entries_are_detected_in_the_middle_and_at_the_end():
         conn.execute(delete(audit_table).where(audit_table.c.seq == 2))
     assert any("entry 2 is missing" in p for p in audit.verify(head))
     with exclusive() as conn:
-        conn.execute(delete(audit_table))
-    _log(3)
-    head = f"4:{'a' * 64}"  # the anchor remembers a fourth entry that is gone now
-    assert any("truncated" in p for p in audit.verify(head))
+        conn.execute(delete(audit_table).where(audit_table.c.seq == 4))  # the newest, head tag left alone
+    problems = audit.verify()
+    assert "entry 4 is anchored but missing from the log (truncated or deleted)" in problems
+    with exclusive() as conn:
+        conn.execute(delete(audit_table))  # wiped
+    assert any("entry 1 is anchored but missing" in p for p in audit.verify())
+    with pytest.raises(audit.AuditIntegrityError, match="anchor remembers later entries"):
+        _log(1)  # a fresh chain cannot be started over the anchors
+
+
+def test_the_anchor_is_append_only_and_a_rewritten_chain_does_not_match_it():
+    import json
+
+    from registry.db import audit_anchor
+
+    _log()
+    exported = audit.head()
+    for statement in (update(audit_anchor).values(hash="f" * 64), delete(audit_anchor)):
+        with pytest.raises(Exception, match="append-only"), exclusive() as conn:
+            conn.execute(statement)
+    chain = audit.entries()
+    prev = chain[0].hash
+    with exclusive() as conn:  # rewrite entries 2-4 consistently: every link and hash recomputed
+        for e in chain[1:]:
+            body = e.body | {"actor": "mallory"}
+            digest = audit.entry_hash(prev, body)
+            values = {"body": json.dumps(body), "actor": "mallory", "prev_hash": prev, "hash": digest}
+            conn.execute(update(audit_table).where(audit_table.c.seq == e.seq).values(**values))
+            prev = digest
+    problems = audit.verify(mirrored_head=audit.head())  # even with the head tag forged to match
+    assert [p for p in problems if "differs from the anchored one" in p] == [
+        f"entry {n}: its hash differs from the anchored one (the chain was rewritten)" for n in (2, 3, 4)
+    ]
+    assert any("the exported head" in p for p in audit.verify(expect_head=exported))
+
+
+def test_aliases_must_continue_from_one_entry_to_the_next():
+    with exclusive() as conn:
+        audit.append(conn, "alex", "approve", "1", {}, {"champion": None}, {"champion": "1"})
+        audit.append(conn, "ana", "approve", "2", {}, {"champion": "1"}, {"champion": "2"})
+        audit.append(conn, "ana", "gate", "3", {}, {"champion": "3"}, {"champion": "3"})
+    assert audit.verify() == [
+        "entry 3: aliases before it {'champion': '3'} differ from the aliases after entry 2"
+        " {'champion': '2'} (moved outside a recorded decision)"
+    ]
