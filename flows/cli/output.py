@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,8 +17,19 @@ stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
 
 
+def _strict(value: Any) -> Any:
+    """NaN and infinities as null: standard JSON has no NaN, and parsers other than Python's refuse it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
 def print_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(_strict(payload), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
