@@ -51,3 +51,23 @@ def dominant_frequency(x: np.ndarray, fs: float, low: float, high: float, pad_to
     denom = a - 2 * b + c
     shift = np.where(np.abs(denom) > 0, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
     return (k + np.clip(shift, -0.5, 0.5)) * fs / n
+
+
+def quantile_skew(x: np.ndarray) -> np.ndarray:
+    """Robust skewness per row, (q98 + q2 - 2 median) / (q98 - q2): negative for a pulse whose beats are
+    dips (raw light intensity), positive for beats as peaks. The orientation step of inputs and
+    baselines."""
+    q2, q50, q98 = np.percentile(x, [2, 50, 98], axis=-1)
+    return (q98 + q2 - 2 * q50) / np.maximum(q98 - q2, 1e-12)
+
+
+PI_RANGE = (0.02, 20.0)  # percent: a physical DC level carries a cardiac pulse of this relative size
+
+
+def perfusion_index(level: np.ndarray, cardiac_band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Perfusion index (cardiac peak-to-peak amplitude in % of the mean level) per row, and whether the
+    level is physical: positive, with an index inside ``PI_RANGE``. AC-coupled or rescaled exports have
+    no physical level, and nothing that needs one (SpO2's ratio of ratios) may use them."""
+    amplitude = 2 * np.sqrt(2) * cardiac_band.std(axis=-1)
+    pi = 100.0 * amplitude / np.where(level > 0, level, 1.0)
+    return pi, (level > 0) & (pi >= PI_RANGE[0]) & (pi <= PI_RANGE[1])

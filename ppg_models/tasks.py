@@ -33,6 +33,7 @@ class TaskSpec:
     higher_is_better: bool
     needs_all: tuple[str, ...] = ()  # channels that must all be present to estimate this task
     needs_any: tuple[str, ...] = ()  # at least one of these channels must be present
+    needs_level: tuple[str, ...] = ()  # channels whose physical DC level the task needs (ratio of ratios)
     metrics: tuple[str, ...] = ()  # reported with confidence intervals (ppg_models.evaluation.metrics)
     head: str = ""  # tasks sharing a head name are predicted by one head (SBP and DBP)
     description: str = ""
@@ -61,9 +62,11 @@ class TaskSpec:
             return False
         return not self.needs_any or bool(have & set(self.needs_any))
 
-    def estimable(self, present: np.ndarray) -> np.ndarray:
-        """Per window, whether its channels suffice: ``present`` is (windows, len(CHANNELS)) bool."""
+    def estimable(self, present: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """Per window, whether its channels suffice: ``present`` and ``level`` (the channel's level is
+        physical, not an AC-coupled or rescaled export) are (windows, len(CHANNELS)) bool."""
         ok = present[:, [CHANNELS.index(c) for c in self.needs_all]].all(axis=1)
+        ok &= level[:, [CHANNELS.index(c) for c in self.needs_level]].all(axis=1)
         if self.needs_any:
             ok &= present[:, [CHANNELS.index(c) for c in self.needs_any]].any(axis=1)
         return ok
@@ -93,8 +96,9 @@ TASKS: tuple[TaskSpec, ...] = (
         primary_metric="arms",
         higher_is_better=False,
         needs_all=("red", "ir"),
+        needs_level=("red", "ir"),
         metrics=("mae", "arms", "bias"),
-        description="Arterial oxygen saturation (needs red and infrared for the ratio of ratios)",
+        description="Arterial oxygen saturation (red and infrared with their DC levels: ratio of ratios)",
     ),
     TaskSpec(
         name="rr",

@@ -13,7 +13,6 @@ import hashlib
 from dataclasses import dataclass
 
 from ppg_models.evaluation.report import EvaluationReport, evaluate
-from ppg_models.models.inputs import ModelInputs
 from ppg_models.training.data import WindowSet
 from registry import evaluation_set, policies
 from registry.gates.judge import Verdict, judge
@@ -45,7 +44,7 @@ class GateResult:
 def report_on(version: str, windows: WindowSet, policy: GatePolicy) -> EvaluationReport:
     """A registered version's predictions on ``windows``, scored (its weights hash-checked on load)."""
     model, _ = load_model(version)
-    preds = model.predict(ModelInputs(windows.x, windows.present))
+    preds = model.predict(windows.inputs())
     return evaluate(
         preds, windows.labels, windows.meta, model=f"v{version}", resamples=policy.resamples, seed=policy.seed
     )

@@ -9,7 +9,7 @@ from scipy import signal
 
 from ppg_models import dsp
 
-HR_BAND = (0.6, 3.5)  # Hz: 36-210 bpm
+HR_BAND = (0.5, 3.8)  # Hz: 30-228 bpm
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,11 @@ class DetectedBeats:
 
 
 def pulse_signal(x: np.ndarray, fs: float) -> np.ndarray:
-    """Cardiac-band pulse with beats pointing up: intensity falls when blood volume rises."""
-    return -dsp.bandpass(dsp.fill_missing(x), fs, *HR_BAND)
+    """Cardiac-band pulse with beats pointing up, whatever the export's polarity: a window whose band
+    signal is negatively skewed (beats as dips, raw light intensity) is flipped."""
+    band = dsp.bandpass(dsp.fill_missing(x), fs, *HR_BAND)
+    edge = int(fs // 2)  # filter transients at the ends do not vote
+    return band * np.where(dsp.quantile_skew(band[:, edge:-edge]) < 0, -1.0, 1.0)[:, None]
 
 
 def detect_beats(x: np.ndarray, fs: float) -> DetectedBeats:

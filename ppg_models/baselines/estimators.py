@@ -34,7 +34,10 @@ def spo2_ratio_of_ratios(red: np.ndarray, ir: np.ndarray, fs: float) -> np.ndarr
     ir_ac = dsp.bandpass(ir_f, fs, *HR_BAND)
     slope = (red_ac * ir_ac).sum(axis=1) / np.maximum((ir_ac * ir_ac).sum(axis=1), 1e-12)
     ratio = slope * ir_f.mean(axis=1) / np.maximum(red_f.mean(axis=1), 1e-12)
-    return np.clip(110.0 - 25.0 * ratio, 50.0, 100.0)
+    levels = (
+        dsp.perfusion_index(red_f.mean(axis=1), red_ac)[1] & dsp.perfusion_index(ir_f.mean(axis=1), ir_ac)[1]
+    )
+    return np.where(levels, np.clip(110.0 - 25.0 * ratio, 50.0, 100.0), np.nan)
 
 
 def _beat_series_rate(times: np.ndarray, values: np.ndarray, duration: float) -> float:

@@ -9,7 +9,7 @@ Features per channel (names are ``{channel}_{feature}`` in ``batch_quality``):
 - ``perfusion_index``: pulsatile over static component, in percent (2 sqrt(2) SD of the cardiac band
   over the mean level);
 - ``skewness``: of the cardiac-band signal (Elgendi 2016: the best single PPG quality index);
-- ``cardiac_power_ratio``: share of 0.1-8 Hz power that lies in the cardiac band 0.6-3.5 Hz.
+- ``cardiac_power_ratio``: share of 0.1-8 Hz power that lies in the cardiac band 0.5-3.8 Hz (30-228 bpm).
 
 The cardiac band is taken from one real FFT of the detrended window (an ideal band-pass), which also
 gives the power ratio; runs are found from run-length edges, not sliding windows. Ingest computes these
@@ -31,7 +31,7 @@ from ppg_models.tasks import CHANNELS
 
 FLAT_RUN_S = 0.25
 CLIP_MIN_SAMPLES = 3
-CARDIAC_BAND = (0.6, 3.5)
+CARDIAC_BAND = (0.5, 3.8)
 TOTAL_BAND = (0.1, 8.0)
 CHUNK_ROWS = 256
 FEATURES = ("missing_frac", "flat_frac", "clipped_frac", "perfusion_index", "skewness", "cardiac_power_ratio")
@@ -80,14 +80,14 @@ def _clipped_fraction(x: np.ndarray) -> np.ndarray:
     return out
 
 
-BAND_RATE_HZ = 25.0  # the cardiac band (<= 3.5 Hz) is rebuilt at this rate for its skewness
+BAND_RATE_HZ = 25.0  # the cardiac band (<= 3.8 Hz) is rebuilt at this rate for its skewness
 
 
 def _spectral_features(filled: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cardiac-band SD, skewness and power ratio from one FFT of the linearly detrended rows.
 
     The band's SD comes from Parseval; its skewness from the band rebuilt at ``BAND_RATE_HZ`` (an
-    inverse FFT of only the low bins), which keeps the shape of a signal limited to 3.5 Hz.
+    inverse FFT of only the low bins), which keeps the shape of a signal limited to 3.8 Hz.
     """
     n_samples = filled.shape[1]
     t = np.linspace(-1.0, 1.0, n_samples, dtype=np.float32)

@@ -1,5 +1,5 @@
 """Task heads. A head reads its group's features for its task (batch, C, steps) and, where it needs
-another view, the model input (batch, 4, samples); it returns one value per task it predicts.
+another view, the model input (batch, len(INPUT_CHANNELS), samples); it returns one value per task.
 
 Heads are chosen by the catalogue's head name (SBP and DBP share "bp"), falling back on the task kind.
 """
@@ -16,6 +16,7 @@ from ppg_models.models.inputs import INPUT_CHANNELS
 from ppg_models.tasks import get_task
 
 RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
+PI_RED, PI_IR = INPUT_CHANNELS.index("pi_red"), INPUT_CHANNELS.index("pi_ir")
 
 
 def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
@@ -47,8 +48,8 @@ class ChannelAttentionSpO2(Head):
     """Attention from the pooled features over per-channel tokens of the red and infrared signals.
 
     Each of red and IR is encoded separately (shared weights plus a channel embedding), so the head can
-    compare the two channels' pulsatile amplitudes: the ratio of ratios that determines SpO2. The log
-    ratio of their detrended amplitudes is given to the MLP as well.
+    compare the two channels' pulse shapes. The log ratio of ratios, ln((AC/DC)_red / (AC/DC)_ir), which
+    determines SpO2, comes from the perfusion channels and is given to the MLP.
     """
 
     def __init__(self, in_channels: int, tasks: Sequence[str], dim: int = 32) -> None:
@@ -72,10 +73,7 @@ class ChannelAttentionSpO2(Head):
         tokens = (tokens + self.channel_embedding[None, :, None, :]).reshape(b, -1, tokens.shape[-1])
         pooled = features.mean(dim=2)
         attended, _ = self.attention(self.query(pooled).unsqueeze(1), tokens, tokens)
-        detrended = channels - F.avg_pool1d(channels, 25, stride=1, padding=12, count_include_pad=False)
-        log_ratio = torch.log(detrended.std(dim=2)[:, :1] + 1e-3) - torch.log(
-            detrended.std(dim=2)[:, 1:] + 1e-3
-        )
+        log_ratio = x[:, PI_RED, :1] - x[:, PI_IR, :1]
         return self.mlp(torch.cat([pooled, attended.squeeze(1), log_ratio], dim=1))
 
 

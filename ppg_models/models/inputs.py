@@ -1,10 +1,24 @@
-"""The model's input pipeline: batches as they come (any supported rate, any channel subset) to tensors.
+"""The model's input pipeline: batches as they come (any rate, any channel subset, any export) to tensors.
 
-Every channel is resampled to ``MODEL_FS`` and fitted to ``WINDOW_SAMPLES``, then divided by its own
-mean level: ``rel = 100 (x / mean(x) - 1)``, the pulsatile signal in percent of the static one. This
-keeps the red/infrared ratio of ratios (SpO2) intact and makes the input independent of gain and
-amplitude scaling. A fourth channel is the z-scored pulse of the best available channel (IR, then
-green, then red) for timing tasks. Missing channels are zeros with a presence flag of 0.
+Real exports differ in ways that say nothing about physiology: raw DC-coupled light intensity (beats
+as dips), AC-coupled or rescaled waveforms in arbitrary units (often zero-mean), inverted ones (beats
+as peaks). The inputs are built to be invariant to all of that:
+
+1. Every channel is resampled to ``MODEL_FS`` and fitted to ``WINDOW_SAMPLES``.
+2. **Orientation**: beats are made to point up. A window whose cardiac-band signal is negatively
+   skewed (deep dips, the raw-intensity look) is flipped; the decision is taken per (source, device)
+   group of windows by majority when the group is large enough (an export's polarity is a property of
+   the export, and one window under motion can mislead), else per window.
+3. **Shape channels** (red, ir, green): the linearly detrended, oriented signal divided by its own
+   standard deviation: the same for any offset, gain or polarity.
+4. **Perfusion channels** (pi_red, pi_ir, pi_green): constant over the window, the natural log of
+   the perfusion index (cardiac-band peak-to-peak amplitude in percent of the mean level) when the
+   level is *physical*: positive, with a perfusion index inside ``dsp.PI_RANGE``. The SpO2 ratio of
+   ratios is exactly ``exp(pi_red - pi_ir)``. An AC-coupled or rescaled export has no physical
+   level: the channel is 0 and ``level`` says so, and SpO2 is not estimated from it.
+5. A ``pulse`` channel: the shape of the best present channel (IR, then green, then red).
+
+Missing channels are zeros with a presence flag of 0.
 """
 
 from __future__ import annotations
@@ -22,14 +36,20 @@ from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
 
 MODEL_FS = 125.0
 WINDOW_SAMPLES = 1250  # 10 s
-INPUT_CHANNELS = (*CHANNELS, "pulse")  # (batch, 4, 1250): red, ir, green relative %, pulse z-score
-REL_CLIP = 50.0
+SHAPE_CHANNELS = CHANNELS
+PI_CHANNELS = tuple(f"pi_{c}" for c in CHANNELS)
+INPUT_CHANNELS = (*SHAPE_CHANNELS, "pulse", *PI_CHANNELS)  # (batch, 7, 1250)
+SHAPE_CLIP = 6.0  # standard deviations
+ORIENT_BAND = (0.5, 8.0)  # Hz
+GROUP_VOTE = 3  # windows of one (source, device) needed to decide orientation by majority
 
 
 @dataclass(frozen=True)
 class ModelInputs:
-    x: np.ndarray  # (windows, 4, WINDOW_SAMPLES) float32
-    present: np.ndarray  # (windows, 3) bool, per CHANNELS
+    x: np.ndarray  # (windows, len(INPUT_CHANNELS), WINDOW_SAMPLES) float32
+    present: np.ndarray  # (windows, 3) bool, per CHANNELS: the channel has a signal
+    level: np.ndarray  # (windows, 3) bool, per CHANNELS: its level is physical (SpO2 may use it)
+    flipped: np.ndarray | None = None  # (windows,) bool: the orientation step inverted the window
 
 
 def _to_model_rate(x: np.ndarray, fs: float) -> np.ndarray:
@@ -43,17 +63,36 @@ def _to_model_rate(x: np.ndarray, fs: float) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, WINDOW_SAMPLES - x.shape[1])), mode="edge")
 
 
-def relative_signal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pulsatile part in percent of the mean level, and whether the level was usable (> 0)."""
-    level = x.mean(axis=1, keepdims=True)
-    usable = level[:, 0] > 0
-    rel = 100.0 * (x / np.where(usable[:, None], level, 1.0) - 1.0)
-    return np.clip(np.where(usable[:, None], rel, 0.0), -REL_CLIP, REL_CLIP), usable
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
+def channel_features(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row at MODEL_FS: unit-variance detrended shape, log perfusion index, physical level, skew."""
     centred = signal.detrend(x, axis=1)
-    return centred / (centred.std(axis=1, keepdims=True) + 1e-6)
+    shape = centred / np.maximum(centred.std(axis=1, keepdims=True), 1e-9)
+    band = dsp.bandpass(x, MODEL_FS, *ORIENT_BAND)
+    pi, physical = dsp.perfusion_index(x.mean(axis=1), band)
+    log_pi = np.where(physical, np.log(np.where(physical, pi, 1.0)), 0.0)
+    edge = int(MODEL_FS // 2)  # filter and resampling transients live in the first and last half second
+    return shape, log_pi, physical, dsp.quantile_skew(band[:, edge:-edge])
+
+
+def _group_keys(table: pa.Table) -> np.ndarray | None:
+    names = set(table.column_names)
+    if not {"source", "device"} <= names:
+        return None
+    source = np.asarray(table.column("source").to_pylist(), dtype=object)
+    device = np.asarray(table.column("device").to_pylist(), dtype=object)
+    return np.array([f"{s}\x00{d}" for s, d in zip(source, device, strict=True)], dtype=object)
+
+
+def orientation(skew: np.ndarray, keys: np.ndarray | None) -> np.ndarray:
+    """True where a window must be flipped (beats as dips), by group majority where groups are large."""
+    flip = skew < 0
+    if keys is None:
+        return flip
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        if rows.size >= GROUP_VOTE:
+            flip[rows] = np.median(skew[rows]) < 0
+    return flip
 
 
 def prepare_inputs(table: pa.Table) -> ModelInputs:
@@ -61,6 +100,8 @@ def prepare_inputs(table: pa.Table) -> ModelInputs:
     n = table.num_rows
     x = np.zeros((n, len(INPUT_CHANNELS), WINDOW_SAMPLES), np.float32)
     present = np.zeros((n, len(CHANNELS)), bool)
+    level = np.zeros((n, len(CHANNELS)), bool)
+    skew = np.zeros((n, len(CHANNELS)))
     fs_all = table.column("fs").to_numpy()
     for c, channel in enumerate(CHANNELS):
         column = table.column(channel).combine_chunks()
@@ -69,15 +110,21 @@ def prepare_inputs(table: pa.Table) -> ModelInputs:
         for _, rows in group_by_length(column).items():
             for fs in np.unique(fs_all[rows]):
                 sel = rows[fs_all[rows] == fs]
-                resampled = _to_model_rate(
-                    to_matrix(column.take(pa.array(sel))).astype(np.float64), float(fs)
-                )
-                rel, usable = relative_signal(resampled)
-                x[sel, c] = rel
-                present[sel, c] = usable
+                raw = to_matrix(column.take(pa.array(sel))).astype(np.float64)
+                shape, log_pi, physical, sk = channel_features(_to_model_rate(raw, float(fs)))
+                flat = ~np.isfinite(shape).all(axis=1) | (np.abs(shape).sum(axis=1) == 0)
+                x[sel, c] = np.where(flat[:, None], 0.0, shape)
+                x[sel, INPUT_CHANNELS.index(PI_CHANNELS[c])] = log_pi[:, None]
+                present[sel, c] = ~flat
+                level[sel, c] = physical & ~flat
+                skew[sel, c] = np.where(flat, 0.0, sk)
+    flipped = orientation(skew.sum(axis=1), _group_keys(table))
+    shapes = slice(0, len(CHANNELS))
+    x[flipped, shapes] *= -1
+    np.clip(x[:, shapes], -SHAPE_CLIP, SHAPE_CLIP, out=x[:, shapes])
+    pulse = INPUT_CHANNELS.index("pulse")
     for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
         c = CHANNELS.index(channel)
         rows = np.flatnonzero(present[:, c])
-        if rows.size:
-            x[rows, -1] = _zscore(-x[rows, c].astype(np.float64))  # beats point up
-    return ModelInputs(x=x, present=present)
+        x[rows, pulse] = x[rows, c]
+    return ModelInputs(x=x, present=present, level=level, flipped=flipped)

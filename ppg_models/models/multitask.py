@@ -74,7 +74,8 @@ class MultiTaskModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, inputs: ModelInputs, batch_size: int = 256) -> dict[str, np.ndarray]:
-        """Estimates in label units per task; NaN for windows lacking the channels a task needs."""
+        """Estimates in label units per task; NaN for windows lacking the channels (or, for SpO2, the
+        physical levels) a task needs."""
         self.eval()
         device = next(self.parameters()).device
         outs: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}
@@ -86,7 +87,7 @@ class MultiTaskModel(nn.Module):
         result = {}
         for task in self.tasks:
             values = np.concatenate(outs[task]) if outs[task] else np.empty(0, np.float32)
-            ok = get_task(task).estimable(inputs.present)
+            ok = get_task(task).estimable(inputs.present, inputs.level)
             result[task] = np.where(ok, values, np.nan) if len(values) else values
         return result
 

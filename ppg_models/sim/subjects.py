@@ -46,10 +46,11 @@ def make_pool(source: SourceSpec, seed: int) -> SubjectPool:
     pulse_pressure = np.clip(38 + 10 * (stiffness - 1) + 4 * aging + rng.normal(0, 6, n), 22, 90)
     has_af = rng.random(n) < source.af_prevalence * np.clip(0.6 + 0.5 * aging, 0.2, 1.6)
     ectopic = ~has_af & (rng.random(n) < source.ectopy_prevalence)
+    resting_hr = np.clip(rng.normal(*source.resting_hr, n) + 8 * has_af, 42, 140)
     return SubjectPool(
         ids=np.array([f"{source.name}-{i:04d}" for i in range(n)]),
         age=age,
-        resting_hr=np.clip(rng.normal(*source.resting_hr, n) + 8 * has_af, 42, 140),
+        resting_hr=_heart_rate_cohorts(resting_hr, seed, source),
         resting_rr=np.clip(rng.normal(15, 3.5, n), 7, 28),
         resting_sbp=resting_sbp,
         resting_dbp=np.maximum(resting_sbp - pulse_pressure, 45),
@@ -64,6 +65,21 @@ def make_pool(source: SourceSpec, seed: int) -> SubjectPool:
         spo2_base=rng.uniform(*source.spo2_base, n),
         rsa_depth=np.clip(0.07 - 0.025 * aging + rng.normal(0, 0.015, n), 0.005, 0.12),
     )
+
+
+TACHYCARDIA, BRADYCARDIA = 0.08, 0.05  # shares of subjects whose resting rate is far from the middle
+
+
+def _heart_rate_cohorts(resting_hr: np.ndarray, seed: int, source: SourceSpec) -> np.ndarray:
+    """Resting rates with tachycardia (120-205 bpm) and bradycardia (32-50 bpm) cohorts, drawn from a
+    stream of their own so that every other trait of every subject stays as it was."""
+    rng = np.random.default_rng([seed, source_code(source.name), 1])
+    u = rng.random(resting_hr.size)
+    tachy, brady = u < TACHYCARDIA, u > 1 - BRADYCARDIA
+    out = resting_hr.copy()
+    out[tachy] = rng.uniform(120, 205, int(tachy.sum()))
+    out[brady] = rng.uniform(32, 50, int(brady.sum()))
+    return out
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,7 @@ def draw_states(
     walk = _session_walk(session_id, starts, rng)  # (windows,) slow drift, std ~1
     motion = rng.choice(3, n_windows, p=source.motion_mix)
     hr = pool.resting_hr[subj] + 5 * walk + np.where(motion == 2, rng.uniform(10, 35, n_windows), 0)
-    hr = np.clip(hr + rng.normal(0, 2, n_windows), 40, 175)
+    hr = np.clip(hr + rng.normal(0, 2, n_windows), 30, 220)
     hr_excess = hr - pool.resting_hr[subj]
     sbp = pool.resting_sbp[subj] + 0.45 * hr_excess + 6 * walk + rng.normal(0, 4, n_windows)
     pp = pool.resting_sbp[subj] - pool.resting_dbp[subj]

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ppg_models.files import sha256_file
+from ppg_models.models.inputs import INPUT_CHANNELS
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 
@@ -79,6 +80,12 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
         raise ModelIntegrityError(
             f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {expected}"
         )
-    model = MultiTaskModel(ModelSpec.model_validate(manifest["spec"]))
+    spec = ModelSpec.model_validate(manifest["spec"])
+    if list(spec.input_channels) != list(INPUT_CHANNELS):
+        raise ModelIntegrityError(
+            f"{directory}: the model was trained on inputs {spec.input_channels}, but this release prepares"
+            f" {list(INPUT_CHANNELS)} (export-invariant shape and perfusion channels); retrain it"
+        )
+    model = MultiTaskModel(spec)
     model.load_state_dict(load_state(directory / WEIGHTS))
     return model.to(device).eval()

@@ -27,6 +27,11 @@ class DataConfig(_Strict):
     test_paths: list[str] = Field(default_factory=list, description="Explicit test batches (optional).")
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     balance_sources: bool = Field(True, description="Draw windows so that every source is seen equally.")
+    augment: float = Field(
+        0.4, ge=0, le=1,
+        description="Share of training windows replaced by a random device-export version of themselves"
+        " (AC-coupled, rescaled, inverted, wander, other rates, quantised, one channel).",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _one_origin(self) -> DataConfig:

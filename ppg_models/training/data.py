@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ppg_models.data.batch_io import read_batch
-from ppg_models.models.inputs import prepare_inputs
-from ppg_models.tasks import TASK_NAMES
+from ppg_models.models.inputs import ModelInputs, prepare_inputs
+from ppg_models.tasks import TASK_NAMES, get_task
 
 META_COLUMNS = ("window_id", "subject_id", "source", "device", "skin_tone", "motion")
 SPLITS = ("train", "val", "test")
@@ -25,28 +25,37 @@ class SplitError(ValueError):
 
 @dataclass
 class WindowSet:
-    x: np.ndarray  # (windows, 4, 1250) float32 model inputs
+    x: np.ndarray  # (windows, len(INPUT_CHANNELS), 1250) float32 model inputs
     present: np.ndarray  # (windows, 3) bool
+    level: np.ndarray  # (windows, 3) bool: physical DC level per channel
     labels: dict[str, np.ndarray]  # task -> (windows,) float64, NaN = not labeled
     meta: pd.DataFrame  # META_COLUMNS, one row per window
 
     def __len__(self) -> int:
         return len(self.meta)
 
+    def inputs(self) -> ModelInputs:
+        return ModelInputs(self.x, self.present, self.level)
+
     def subset(self, idx: np.ndarray) -> WindowSet:
         return WindowSet(
             x=self.x[idx],
             present=self.present[idx],
+            level=self.level[idx],
             labels={t: v[idx] for t, v in self.labels.items()},
             meta=self.meta.iloc[idx].reset_index(drop=True),
         )
 
 
 def windows_from_table(table: pa.Table) -> WindowSet:
+    """Inputs, labels and meta of a batch table. A label the window's inputs cannot support (SpO2 on an
+    AC-coupled window, any task without its channels) is not trained or scored on: it becomes NaN."""
     inputs = prepare_inputs(table)
     labels = {t: table.column(t).to_numpy(zero_copy_only=False).astype(np.float64) for t in TASK_NAMES}
+    for task in TASK_NAMES:
+        labels[task][~get_task(task).estimable(inputs.present, inputs.level)] = np.nan
     meta = table.select(list(META_COLUMNS)).to_pandas()
-    return WindowSet(x=inputs.x, present=inputs.present, labels=labels, meta=meta)
+    return WindowSet(x=inputs.x, present=inputs.present, level=inputs.level, labels=labels, meta=meta)
 
 
 def batch_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -64,10 +73,14 @@ def batch_paths(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def load_table(paths: Sequence[str | Path]) -> pa.Table:
+    """Read batch files (checked against the contract) into one table."""
+    return pa.concat_tables([read_batch(p) for p in batch_paths(paths)])
+
+
 def load_windows(paths: Sequence[str | Path]) -> WindowSet:
     """Read batch files (checked against the contract) into one WindowSet."""
-    tables = [read_batch(p) for p in batch_paths(paths)]
-    return windows_from_table(pa.concat_tables(tables))
+    return windows_from_table(load_table(paths))
 
 
 def _unit_hash(seed: int, subject: str) -> float:
@@ -122,11 +135,10 @@ def split_by_subject(
     return {name: np.flatnonzero(parts == name) for name in SPLITS}
 
 
-def subject_strata(windows: WindowSet) -> dict[str, str]:
-    """Subject -> "source/AF status" (af, no-af, or unlabeled), for stratified subject splits."""
-    frame = pd.DataFrame(
-        {"subject": windows.meta["subject_id"], "source": windows.meta["source"], "af": windows.labels["af"]}
-    )
+def subject_strata(meta: pd.DataFrame, af: np.ndarray) -> dict[str, str]:
+    """Subject -> "source/AF status" (af, no-af, or unlabeled), for stratified subject splits; ``meta``
+    has subject_id and source per window, ``af`` the AF label per window (NaN: not labeled)."""
+    frame = pd.DataFrame({"subject": meta["subject_id"], "source": meta["source"], "af": af})
     grouped = frame.groupby("subject", sort=False)
     source = grouped["source"].first()
     positive = grouped["af"].max()  # NaN when the subject has no AF label at all

@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import yaml
 
+from ppg_models.data.exports import augment
 from ppg_models.evaluation.report import EvaluationReport, evaluate
 from ppg_models.home import home_path
 from ppg_models.lake.dataset import load_version, version_table
 from ppg_models.lake.store import Lake
-from ppg_models.models.inputs import ModelInputs
 from ppg_models.training.checkpoint import bundle_digest, save_bundle
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import (
     WindowSet,
     check_disjoint,
+    load_table,
     load_windows,
     split_by_subject,
     subject_strata,
@@ -52,27 +54,42 @@ def pin_dataset(config: TrainConfig) -> TrainConfig:
     return config.model_copy(update={"data": config.data.model_copy(update={"dataset": made.version})})
 
 
-def _main_windows(config: TrainConfig) -> WindowSet:
+def _main_table(config: TrainConfig) -> pa.Table:
     if config.data.dataset is not None:
-        _, table = version_table(Lake(), config.data.dataset)
-        return windows_from_table(table)
-    return load_windows(config.data.paths)
+        return version_table(Lake(), config.data.dataset)[1]
+    return load_table(config.data.paths)
+
+
+def _training_windows(table: pa.Table, config: TrainConfig) -> WindowSet:
+    """The training part, a share of its windows replaced by device-export versions (data.augment)."""
+    return windows_from_table(augment(table, config.data.augment, config.seed))
 
 
 def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
-    """train/val/test WindowSets: explicit files when given (checked for shared subjects), else by subject."""
+    """train/val/test WindowSets: explicit files when given (checked for shared subjects), else by subject.
+    Only the training part is augmented; validation and test windows are as recorded."""
     data = config.data
-    main = _main_windows(config)
+    main = _main_table(config)
     if data.val_paths and data.test_paths:
-        parts = {"train": main, "val": load_windows(data.val_paths), "test": load_windows(data.test_paths)}
+        parts = {
+            "train": _training_windows(main, config),
+            "val": load_windows(data.val_paths),
+            "test": load_windows(data.test_paths),
+        }
     elif data.val_paths or data.test_paths:
         raise ValueError(
             "data: give both val_paths and test_paths, or neither (then the split is by subject)"
         )
     else:
-        strata = subject_strata(main)
-        idx = split_by_subject(main.meta["subject_id"].tolist(), data.fractions, config.seed, strata)
-        parts = {name: main.subset(i) for name, i in idx.items()}
+        meta = main.select(["subject_id", "source"]).to_pandas()
+        strata = subject_strata(meta, main.column("af").to_numpy(zero_copy_only=False).astype(float))
+        idx = split_by_subject(meta["subject_id"].tolist(), data.fractions, config.seed, strata)
+        parts = {
+            name: _training_windows(main.take(pa.array(i)), config)
+            if name == "train"
+            else windows_from_table(main.take(pa.array(i)))
+            for name, i in idx.items()
+        }
     check_disjoint({name: ws.meta["subject_id"].tolist() for name, ws in parts.items()})
     empty = [name for name, ws in parts.items() if len(ws) == 0]
     if empty:
@@ -88,7 +105,7 @@ def default_run_dir(config: TrainConfig) -> Path:
 def evaluate_model(
     result: TrainResult, test: WindowSet, name: str, resamples: int, seed: int
 ) -> EvaluationReport:
-    preds = result.model.predict(ModelInputs(test.x, test.present))
+    preds = result.model.predict(test.inputs())
     return evaluate(preds, test.labels, test.meta, model=name, resamples=resamples, seed=seed)
 
 

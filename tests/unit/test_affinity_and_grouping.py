@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from ppg_models.models.inputs import INPUT_CHANNELS
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 from ppg_models.training.affinity import AffinityTracker
@@ -15,7 +16,7 @@ def test_lookahead_leaves_the_model_unchanged_and_fills_labeled_pairs():
     )
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    x = torch.randn(8, 4, 1250)
+    x = torch.randn(8, len(INPUT_CHANNELS), 1250)
     targets = {"hr": torch.randn(8), "rr": torch.randn(8), "af": torch.full((8,), float("nan"))}
     tracker = AffinityTracker(["hr", "rr", "af"])
     tracker.measure(model, x, targets, lr=0.05)

@@ -9,6 +9,7 @@ import torch
 
 from ppg_models.balancers import BALANCERS, Step, create_balancer
 from ppg_models.models.backbones import BACKBONES
+from ppg_models.models.inputs import INPUT_CHANNELS
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 from ppg_models.tasks import TASK_NAMES
@@ -44,7 +45,7 @@ def _reference_grads(model: MultiTaskModel, x: torch.Tensor, targets: dict) -> s
 @pytest.mark.parametrize("backbone", BACKBONES.names())
 @pytest.mark.parametrize("balancer", BALANCERS.names())
 def test_one_step_of_every_balancer_on_every_backbone(balancer, backbone, protected, missing, small_model):
-    x = torch.randn(6, 4, 1250, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(6, len(INPUT_CHANNELS), 1250, generator=torch.Generator().manual_seed(2))
     targets = _targets(6, missing)
     model = small_model(backbone=backbone)
     bal = create_balancer(balancer, TASK_NAMES, **({"protected": protected} if protected else {}))
@@ -90,7 +91,7 @@ def test_every_balancer_cites_its_paper_and_declares_its_cost(name):
 
 def test_protected_task_gradient_is_never_altered(small_model):
     model = small_model()
-    x = torch.randn(6, 4, 1250)
+    x = torch.randn(6, len(INPUT_CHANNELS), 1250)
     targets = _targets(6, None)
     shared = model.shared_parameters()
     step, losses = _step(model, x, targets)

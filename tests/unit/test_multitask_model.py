@@ -6,7 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from ppg_models.models.inputs import MODEL_FS, WINDOW_SAMPLES, prepare_inputs
+from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES, prepare_inputs
 from ppg_models.models.multitask import MultiTaskModel, count_parameters
 from ppg_models.models.spec import ModelSpec
 from ppg_models.sim.simulate import simulate_batch
@@ -16,7 +16,7 @@ from ppg_models.training.losses import task_losses
 
 
 def test_every_partition_of_the_catalogue_builds_and_runs(small_model):
-    x = torch.randn(2, 4, WINDOW_SAMPLES)
+    x = torch.randn(2, len(INPUT_CHANNELS), WINDOW_SAMPLES)
     all_partitions = list(partitions(TASK_NAMES))
     assert len(all_partitions) == 203  # Bell number B6
     for groups in all_partitions:
@@ -32,7 +32,7 @@ def test_every_partition_of_the_catalogue_builds_and_runs(small_model):
 )
 def test_both_ends_and_a_middle_partition_train_one_step(groups, small_model):
     model = small_model(groups)
-    x = torch.randn(4, 4, WINDOW_SAMPLES)
+    x = torch.randn(4, len(INPUT_CHANNELS), WINDOW_SAMPLES)
     targets = {t: torch.randn(4) for t in TASK_NAMES} | {"af": torch.tensor([0.0, 1.0, 0.0, 1.0])}
     loss = sum(task_losses(model(x), targets).values())
     loss.backward()
@@ -57,7 +57,7 @@ def test_hard_sharing_costs_far_fewer_parameters_than_separate_models():
 def test_inputs_are_resampled_to_the_model_rate_and_scale_free(icu_batch, wearable_batch):
     for table in (icu_batch, wearable_batch):
         inputs = prepare_inputs(table.slice(0, 8))
-        assert inputs.x.shape == (8, 4, WINDOW_SAMPLES)
+        assert inputs.x.shape == (8, len(INPUT_CHANNELS), WINDOW_SAMPLES)
         assert inputs.x.dtype == np.float32
     scaled = icu_batch.slice(0, 8)
     for ch in ("red", "ir"):

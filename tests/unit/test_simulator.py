@@ -46,10 +46,21 @@ def test_batches_conform_and_label_only_the_sources_tasks(source):
 
 def test_labels_are_physiological_and_systolic_exceeds_diastolic(icu_batch):
     df = icu_batch.to_pandas()
-    assert df.hr.between(35, 200).all()
+    assert df.hr.between(30, 220).all()
     assert df.rr.between(4, 45).all()
     assert df.spo2.between(70, 100).all()
     assert (df.sbp > df.dbp + 10).all()
+
+
+def test_the_population_spans_bradycardia_to_tachycardia():
+    from ppg_models.sim.catalog import SOURCES
+    from ppg_models.sim.subjects import make_pool
+
+    rates = np.concatenate([make_pool(source, 0).resting_hr for source in SOURCES.values()])
+    assert (rates > 160).mean() > 0.02, "a tachycardia cohort well above 140 bpm"
+    assert (rates < 50).mean() > 0.02, "a bradycardia cohort"
+    assert rates.min() >= 30
+    assert rates.max() <= 210
 
 
 def test_subjects_keep_their_traits_across_batches():

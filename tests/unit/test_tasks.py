@@ -61,4 +61,4 @@ def test_vectorised_estimable_agrees_with_can_estimate_for_every_channel_subset(
     rows = np.array(list(itertools.product([False, True], repeat=len(CHANNELS))))
     for task in TASKS:
         expected = [task.can_estimate([c for c, p in zip(CHANNELS, row, strict=True) if p]) for row in rows]
-        assert task.estimable(rows).tolist() == expected
+        assert task.estimable(rows, np.ones_like(rows)).tolist() == expected

@@ -126,7 +126,18 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_same_result(tmp_path, window
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
 
 
-def test_early_stopping_when_validation_stops_improving(tmp_path, windows, config):
+def test_early_stopping_when_validation_stops_improving(tmp_path, windows, config, monkeypatch):
+    import ppg_models.training.trainer as trainer_module
+
+    real = trainer_module.validation_losses
+    calls = []
+
+    def worse_after_the_first(*args):  # the best validation loss is the first epoch's
+        losses = real(*args)
+        calls.append(1)
+        return {task: value * (1 + 0.5 * (len(calls) - 1)) for task, value in losses.items()}
+
+    monkeypatch.setattr(trainer_module, "validation_losses", worse_after_the_first)
     parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
     cfg = config(tmp_path, optim={"epochs": 8, "patience": 2, "lr": 1e-12, "warmup_epochs": 0})
     result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
