@@ -1,4 +1,11 @@
-"""Per-window vital-sign estimates from a model bundle, for batches as they come."""
+"""Per-window vital-sign estimates from a model bundle, for batches as they come; the impossible refused.
+
+An estimate is withheld (NaN) with a reason when the window lacks what the task needs (channels, or
+for SpO2 a physical DC level), when it lies outside the task's valid range (a model can extrapolate:
+no heart rate of -208 bpm is ever printed), or when the window fails the quality checks the ingest
+flow uses (missing, flat or clipped samples, too little cardiac power). Every row carries a quality
+score in [0, 1]: the cardiac power ratio of its pulse channel times the share of usable samples.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +14,108 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ppg_models.models.inputs import prepare_inputs
+from ppg_models.data.quality import batch_quality
+from ppg_models.ingest.policy import DEFAULT_QUALITY
+from ppg_models.models.inputs import MODEL_FS, ModelInputs, prepare_inputs
 from ppg_models.models.multitask import MultiTaskModel
-from ppg_models.tasks import get_task
+from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE, get_task
+
+#: Quality limits that hold whatever the export: the perfusion index needs a physical level.
+QUALITY_LIMITS = {k: v for k, v in DEFAULT_QUALITY.items() if k != "perfusion_index"}
 
 
 @dataclass
 class Prediction:
-    estimates: pd.DataFrame  # window_id index; one column per task (AF: probability); NaN = not estimated
-    not_estimated: dict[str, str]  # task -> why some windows got no estimate
+    estimates: pd.DataFrame  # one row per window: window_id, start, end, quality, tasks, reasons
+    not_estimated: dict[str, str]  # task -> summary of why some windows got no estimate
+
+
+def _pulse_quality(table: pa.Table, inputs: ModelInputs) -> tuple[np.ndarray, list[list[str]]]:
+    """Quality score and failed quality checks of each window's pulse channel (the best present one)."""
+    features = batch_quality(table)
+    n = table.num_rows
+    score, failures = np.zeros(n), [[] for _ in range(n)]
+    chosen = np.full(n, "", dtype=object)
+    for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
+        chosen[inputs.present[:, CHANNELS.index(channel)]] = channel
+    for i, channel in enumerate(chosen):
+        if not channel:
+            failures[i].append("no usable channel")
+            continue
+        row = {k: features[f"{channel}_{k}"].iloc[i] for k in ("missing_frac", "flat_frac", "clipped_frac")}
+        row["cardiac_power_ratio"] = features[f"{channel}_cardiac_power_ratio"].iloc[i]
+        usable = 1.0 - max(row["missing_frac"], row["flat_frac"], row["clipped_frac"])
+        score[i] = float(np.clip(row["cardiac_power_ratio"] * usable, 0.0, 1.0))
+        for name, limit in QUALITY_LIMITS.items():
+            value = row[name]
+            if (limit.min is not None and value < limit.min) or (limit.max is not None and value > limit.max):
+                bound = (
+                    f">= {limit.min:g}"
+                    if limit.min is not None and value < limit.min
+                    else f"<= {limit.max:g}"
+                )
+                failures[i].append(f"{channel} {name} {value:.3g} (needs {bound})")
+    return score, failures
+
+
+def _times(table: pa.Table) -> tuple[pd.Series, pd.Series]:
+    """Start and end of each window (NaT where the batch has no recording time)."""
+    start = pd.Series(pd.to_datetime(table.column("recorded_at").to_pandas(), utc=True))
+    samples = np.zeros(table.num_rows)
+    for channel in CHANNELS:
+        length = pc.list_value_length(table.column(channel)).to_numpy(zero_copy_only=False)
+        samples = np.maximum(samples, np.nan_to_num(length.astype(float)))
+    fs = table.column("fs").to_numpy()
+    return start, start + pd.to_timedelta(samples / np.where(fs > 0, fs, MODEL_FS), unit="s")
 
 
 def predict_table(model: MultiTaskModel, table: pa.Table) -> Prediction:
     inputs = prepare_inputs(table)
     preds = model.predict(inputs)
-    index = pd.Index(table.column("window_id").to_pylist(), name="window_id")
-    estimates = pd.DataFrame(preds, index=index)
-    reasons = {}
+    quality, quality_failures = _pulse_quality(table, inputs)
+    start, end = _times(table)
+    reasons: list[list[str]] = [[] for _ in range(table.num_rows)]
+    summary: dict[str, str] = {}
     for task, values in preds.items():
-        missing = int(np.isnan(values).sum())
-        if missing:
-            spec = get_task(task)
+        spec = get_task(task)
+        values = values.astype(np.float64)
+        lacking = ~spec.estimable(inputs.present, np.ones_like(inputs.level))
+        no_level = ~lacking & ~spec.estimable(inputs.present, inputs.level)
+        lo, hi = spec.valid_range
+        impossible = np.isfinite(values) & ((values < lo) | (values > hi))
+        poor = np.array([bool(f) for f in quality_failures]) & ~lacking & ~no_level
+        for i in np.flatnonzero(impossible):
+            reasons[i].append(f"{task}: estimate {values[i]:.4g} {spec.unit} outside {lo:g}-{hi:g}")
+        for i in np.flatnonzero(poor):
+            reasons[i].append(f"{task}: poor signal ({'; '.join(quality_failures[i])})")
+        for i in np.flatnonzero(no_level):
+            reasons[i].append(
+                f"{task}: no physical DC level on {'/'.join(spec.needs_level)} (AC-coupled or rescaled)"
+            )
+        withheld = lacking | no_level | impossible | poor
+        preds[task] = np.where(withheld, np.nan, values)
+        parts = []
+        if lacking.any():
             need = " and ".join(spec.needs_all) if spec.needs_all else "any of " + "/".join(spec.needs_any)
-            lacking = int((~spec.estimable(inputs.present)).sum())
-            reasons[task] = f"{missing} of {len(values)} windows: {lacking} lack {need}"
-    return Prediction(estimates, reasons)
+            parts.append(f"{int(lacking.sum())} lack {need}")
+        counted = {
+            "have no physical DC level": no_level,
+            "were outside the valid range": impossible,
+            "failed the quality checks": poor,
+        }
+        parts += [f"{int(mask.sum())} {why}" for why, mask in counted.items() if mask.any()]
+        if parts:
+            summary[task] = f"{int(withheld.sum())} of {len(values)} windows: " + ", ".join(parts)
+    frame = pd.DataFrame(
+        {
+            "window_id": table.column("window_id").to_pylist(),
+            "start": start,
+            "end": end,
+            "quality": quality.round(3),
+            **preds,
+            "reasons": ["; ".join(r) for r in reasons],
+        }
+    )
+    return Prediction(frame, summary)

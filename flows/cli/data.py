@@ -69,6 +69,7 @@ def _write_import(
     device: str,
     fs: float | None,
     window: float,
+    hop: float | None,
     json_out: bool,
 ) -> None:
     from ppg_models.data.batch_io import write_batch
@@ -83,6 +84,7 @@ def _write_import(
             source=source,
             device=device,
             window_s=window,
+            hop_s=hop,
             fs_out=fs,
             report=report,
         )
@@ -114,6 +116,7 @@ ImportOpts = {
     "channel": typer.Option("--channel", help="Map a column to a channel: COLUMN=ir (repeatable)."),
     "fs": typer.Option(help="Resample to this rate (100, 125 or 250 Hz); default: keep."),
     "window": typer.Option(help="Window length in seconds."),
+    "hop": typer.Option(min=0.1, help="Seconds between window starts (default: the window; less overlaps)."),
 }
 
 
@@ -129,6 +132,7 @@ def import_csv(
     channel: Annotated[list[str], ImportOpts["channel"]] = [],  # noqa: B006 (typer needs a literal)
     fs: Annotated[float | None, ImportOpts["fs"]] = None,
     window: Annotated[float, ImportOpts["window"]] = 10.0,
+    hop: Annotated[float | None, ImportOpts["hop"]] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import a CSV export (e.g. BIDMC *_Signals.csv with --numerics *_Numerics.csv)."""
@@ -138,7 +142,7 @@ def import_csv(
         rec_report = read_csv_recording(path, numerics=numerics, channel_map=_channel_map(channel))
     except (ImportFormatError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
-    _write_import(rec_report, out, subject, source, device, fs, window, json_out)
+    _write_import(rec_report, out, subject, source, device, fs, window, hop, json_out)
 
 
 def import_wfdb(
@@ -151,6 +155,7 @@ def import_wfdb(
     channel: Annotated[list[str], ImportOpts["channel"]] = [],  # noqa: B006
     fs: Annotated[float | None, ImportOpts["fs"]] = None,
     window: Annotated[float, ImportOpts["window"]] = 10.0,
+    hop: Annotated[float | None, ImportOpts["hop"]] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import a WFDB record in the BIDMC or MIMIC waveform layout."""
@@ -161,14 +166,15 @@ def import_wfdb(
         rec_report = read_wfdb_recording(record, numerics=numerics, channel_map=_channel_map(channel))
     except ImportFormatError as exc:
         raise fail(str(exc)) from None
-    _write_import(rec_report, out, subject, source, device, fs, window, json_out)
+    _write_import(rec_report, out, subject, source, device, fs, window, hop, json_out)
 
 
 def baselines(
     inputs: InputsArg,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the DSP baselines on labeled batches and print per-task, per-motion-level scores."""
+    """Run the DSP baselines: on labeled batches, per-task and per-motion-level scores; on unlabeled ones
+    (recordings to estimate, not to score), the per-window estimates."""
     from ppg_models.baselines.report import markdown_table, score_baselines
     from ppg_models.data.batch_io import read_batch
     from ppg_models.data.schema import BatchFormatError
@@ -177,7 +183,15 @@ def baselines(
         tables = [read_batch(f) for f in batch_files(inputs)]
     except BatchFormatError as exc:
         raise fail(str(exc)) from None
-    scores, _ = score_baselines(tables)
+    scores, joined = score_baselines(tables)
+    if not scores:  # no labels to score against: what the baselines estimate is the answer
+        estimates = joined.filter(like="est_").rename(columns=lambda c: c.removeprefix("est_")).reset_index()
+        if json_out:
+            print_json({"scores": [], "estimates": estimates.to_dict(orient="records")})
+            return
+        stdout.print("no labels in these batches to score against; per-window DSP estimates:")
+        stdout.print(estimates.round(2).to_string(index=False), highlight=False)
+        return
     if json_out:
         print_json([s.to_dict() for s in scores])
     else:

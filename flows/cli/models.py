@@ -9,19 +9,32 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.options import InputsArg, JsonOpt, batch_files
-from flows.cli.output import fail, print_json, progress_bar, stdout
+from flows.cli.options import JsonOpt, batch_files
+from flows.cli.output import fail, print_json, progress_bar, stderr, stdout
+
+LOG_EVERY_S = 10.0
 
 
 @contextmanager
 def _training_progress(quiet: bool) -> Iterator[Callable[[dict], None]]:
-    """A bar over each epoch's steps and one line per finished epoch, on stderr."""
+    """A bar over each epoch's steps and one line per finished epoch, on stderr. Not on a terminal (logs,
+    CI), a plain line when training starts and then every ``LOG_EVERY_S`` seconds instead of the bar."""
+    import time
+
     bar = progress_bar("epoch {task.fields[epoch]}", quiet)
     task = bar.add_task("train", total=None, epoch=0)
+    plain = not quiet and not bar.console.is_terminal
+    last = [0.0]
 
     def on_progress(event: dict) -> None:
         if event["event"] == "step":
             bar.update(task, completed=event["step"], total=event["steps"], epoch=event["epoch"])
+            now = time.monotonic()
+            if plain and (event["step"] == 1 or now - last[0] >= LOG_EVERY_S):
+                last[0] = now
+                bar.console.print(
+                    f"epoch {event['epoch']:3d}  step {event['step']}/{event['steps']}", highlight=False
+                )
         elif not quiet:
             val = " ".join(f"{t}={v:.3f}" for t, v in event["val_loss"].items())
             mark = "*" if event["improved"] else " "
@@ -51,6 +64,11 @@ def train_cmd(
     trainer = _trainer(user)
     try:
         cfg = TrainConfig.from_yaml(config)
+        if not json_out:
+            origin = cfg.data.dataset or ", ".join(cfg.data.paths)
+            stderr.print(
+                f"loading and splitting {origin} (augmenting {cfg.data.augment:.0%} of training windows)"
+            )
         with _training_progress(quiet=json_out) as on_progress:
             run = run_training(cfg, on_progress=on_progress, resume=resume)
     except (
@@ -126,51 +144,89 @@ def _registered_model(ref: str):
     return model
 
 
+def _recording_table(path: Path, window: float, hop: float | None):
+    """A CSV recording cut into windows (every ``hop`` seconds), with notes on what the import did."""
+    from ppg_models.importers.csv_records import read_csv_recording
+    from ppg_models.importers.recording import to_windows
+
+    rec, report = read_csv_recording(path)
+    table = to_windows(
+        rec, subject_id=rec.name, source="recording", device="unknown", window_s=window, hop_s=hop,
+        report=report,
+    )  # fmt: skip
+    offsets = [i * (hop or window) for i in range(table.num_rows)]
+    return table, offsets, report.notes
+
+
 def predict_cmd(
-    inputs: InputsArg,
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Batch files or directories of them, or CSV recordings (time + PPG).")
+    ],
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle directory (run_dir/model).")
     ] = None,
     registered: Annotated[
         str | None, typer.Option(help="A registered version instead: champion, challenger or a number.")
     ] = None,
+    window: Annotated[float, typer.Option(min=2.0, help="Recordings: window length in seconds.")] = 10.0,
+    hop: Annotated[
+        float | None, typer.Option(min=0.1, help="Recordings: seconds between window starts (overlap).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write estimates (.csv or .parquet).")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Estimate every task for every window; say which tasks could not be estimated and why."""
+    """Estimate every task for every window, with start and end times, a quality score and, for each
+    estimate withheld (missing channels, no physical level, outside the valid range, poor signal), why."""
     import pandas as pd
 
     from ppg_models.data.batch_io import read_batch
     from ppg_models.data.schema import BatchFormatError
+    from ppg_models.importers.csv_records import ImportFormatError
     from ppg_models.inference import predict_table
     from ppg_models.training.checkpoint import ModelIntegrityError, load_bundle
 
     if (model is None) == (registered is None):
         raise fail("give --model PATH or --registered REF (one of them)", 2)
+    recordings = [p for p in inputs if p.suffix.lower() == ".csv"]
+    batches = [p for p in inputs if p not in recordings]
+    if hop is not None and not recordings:
+        raise fail("--hop cuts recordings (.csv) into windows; batch files are already cut", 2)
+    frames, summaries, notes = [], [], []
     try:
         net = load_bundle(model) if model is not None else _registered_model(registered)
-        results = [predict_table(net, read_batch(f)) for f in batch_files(inputs)]
-    except (BatchFormatError, ModelIntegrityError, FileNotFoundError) as exc:
+        for path in recordings:
+            table, offsets, found = _recording_table(path, window, hop)
+            result = predict_table(net, table)
+            frames.append(result.estimates.assign(recording=path.name, offset_s=offsets))
+            summaries.append(result.not_estimated)
+            notes += [f"{path.name}: {n}" for n in found]
+        for path in batch_files(batches) if batches else []:
+            result = predict_table(net, read_batch(path))
+            frames.append(result.estimates.assign(recording=path.name, offset_s=float("nan")))
+            summaries.append(result.not_estimated)
+    except (BatchFormatError, ModelIntegrityError, ImportFormatError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
-    estimates = pd.concat([r.estimates for r in results])
-    reasons = {t: "; ".join(r.not_estimated[t] for r in results if t in r.not_estimated) for t in net.tasks}
+    estimates = pd.concat(frames, ignore_index=True)
+    first = ["recording", "window_id", "start", "end", "offset_s", "quality"]
+    estimates = estimates[first + [c for c in estimates.columns if c not in first]]
+    reasons = {t: "; ".join(s[t] for s in summaries if t in s) for t in net.tasks}
     reasons = {t: v for t, v in reasons.items() if v}
     if out is not None:
-        if out.suffix == ".parquet":
-            estimates.to_parquet(out)
-        else:
-            estimates.to_csv(out)
+        estimates.to_parquet(out) if out.suffix == ".parquet" else estimates.to_csv(out, index=False)
     if json_out:
-        print_json({"estimates": estimates.reset_index().to_dict(orient="records"), "not_estimated": reasons})
+        records = estimates.astype({"start": str, "end": str}).to_dict(orient="records")
+        print_json({"estimates": records, "not_estimated": reasons, "notes": notes})
         return
+    for note in notes:
+        stdout.print(f"note: {note}", highlight=False)
     if out is None:
-        stdout.print(estimates.round(2).to_string(), highlight=False)
+        stdout.print(estimates.round(2).to_string(index=False), highlight=False)
     else:
         stdout.print(f"wrote {len(estimates)} windows to {out}")
     for task, why in reasons.items():
-        stdout.print(f"{task} not estimated for {why}")
+        stdout.print(f"{task} not estimated for {why}", highlight=False)
 
 
 def groupings_cmd(

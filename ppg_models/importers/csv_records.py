@@ -56,10 +56,30 @@ def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timesta
     if np.isnan(t).any():
         raise ImportFormatError(path, f"column {name!r}: {int(np.isnan(t).sum())} rows have no time")
     steps = np.diff(t)
-    if (steps <= 0).any():
-        row = int(np.flatnonzero(steps <= 0)[0]) + 2
-        raise ImportFormatError(path, f"column {name!r}: time does not increase at data row {row}")
+    if (steps < 0).any():
+        row = int(np.flatnonzero(steps < 0)[0]) + 2
+        raise ImportFormatError(path, f"column {name!r}: time goes backwards at data row {row}")
     return name, t - t[0], start
+
+
+def spread_ticks(t: np.ndarray) -> tuple[np.ndarray, int]:
+    """Times with repeated stamps spread evenly up to the next tick (clocks that tick every few samples);
+    returns them and how many samples had a repeated stamp. The last tick's samples get the typical step.
+    """
+    ticks = np.r_[True, np.diff(t) > 0]
+    repeated = int((~ticks).sum())
+    if not repeated:
+        return t, 0
+    first = np.flatnonzero(ticks)  # index of the first sample of each tick
+    counts = np.diff(np.r_[first, t.size])
+    tick_times = t[first]
+    spans = np.diff(tick_times)
+    typical = float(np.median(spans / counts[:-1])) if spans.size else 1.0
+    usual = counts[:-1] * typical
+    spans = np.where(spans > 1.5 * usual, usual, spans)  # before a gap: the samples, then the gap
+    spans = np.r_[spans, counts[-1] * typical]
+    within = np.arange(t.size) - np.repeat(first, counts)
+    return np.repeat(tick_times, counts) + within * np.repeat(spans / counts, counts), repeated
 
 
 def _uniform(t: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
@@ -97,6 +117,12 @@ def read_csv_recording(
     frame = _read(path)
     report = ImportReport(source_file=str(path))
     time_col, t, start = _times(path, frame)
+    t, repeated = spread_ticks(t)
+    if repeated:
+        report.notes.append(
+            f"{repeated} samples shared a time stamp with the previous one (a clock that ticks every few"
+            " samples): spread evenly between ticks"
+        )
     others = [c for c in frame.columns if c != time_col]
     try:
         channels = map_names(others, CHANNEL_ALIASES, channel_map)
@@ -116,6 +142,12 @@ def read_csv_recording(
         signals[channel] = x if regular else _uniform(t, x, rate)
     if not regular:
         report.notes.append(f"irregular time stamps: interpolated onto a {rate:g} Hz grid")
+        gaps = np.diff(t)[np.diff(t) > 2.5 / rate]
+        if gaps.size:
+            report.notes.append(
+                f"{gaps.size} gaps in the recording ({gaps.sum():.1f} s in all, longest {gaps.max():.1f} s):"
+                " left as missing samples"
+            )
     # In a signals file only columns named exactly after a task are labels: there "RESP" is a waveform.
     label_cols = [c for c in others if c not in channels]
     labels = _labels(frame, t, label_cols, SIGNAL_FILE_LABELS)

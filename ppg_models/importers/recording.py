@@ -64,6 +64,13 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     return y
 
 
+def supported_rate(fs: float) -> float:
+    """The rate a recording at ``fs`` is stored at: the lowest supported rate not below it (no detail
+    lost), else the highest."""
+    above = [r for r in SUPPORTED_RATES if r >= fs - 1e-9]
+    return min(above) if above else max(SUPPORTED_RATES)
+
+
 def _window_labels(
     numeric: Numeric, task: str, starts: np.ndarray, window_s: float, report: ImportReport
 ) -> np.ndarray:
@@ -99,11 +106,13 @@ def to_windows(
         raise ValueError(
             f"{rec.name}: unknown channels {sorted(unknown)}; the batch format has {list(CHANNELS)}"
         )
-    fs = float(fs_out or rec.fs)
-    if fs not in SUPPORTED_RATES:
+    if fs_out is not None and float(fs_out) not in SUPPORTED_RATES:
         raise ValueError(
-            f"{rec.name}: target rate {fs} Hz is not supported; choose one of {list(SUPPORTED_RATES)}"
+            f"{rec.name}: target rate {fs_out} Hz is not supported; choose one of {list(SUPPORTED_RATES)}"
         )
+    fs = float(fs_out) if fs_out is not None else supported_rate(rec.fs)
+    if fs_out is None and fs != rec.fs:
+        report.notes.append(f"resampled from {rec.fs:g} Hz to {fs:g} Hz (the nearest supported rate)")
     hop_s = hop_s or window_s
     signals = {ch: resample(x, rec.fs, fs) for ch, x in rec.channels.items()}
     n_total = min(x.size for x in signals.values())

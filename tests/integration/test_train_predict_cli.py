@@ -111,3 +111,13 @@ def test_groupings_from_the_affinity_a_run_measured(tmp_path, config_file):
     assert proposals[0]["score"] >= proposals[1]["score"]
     too_many = runner.invoke(app, ["groupings", str(tmp_path / "run"), "--groups", "9"])
     assert too_many.exit_code == 2
+
+
+def test_train_prints_progress_lines_when_not_on_a_terminal(tmp_path, config_file):
+    result = runner.invoke(app, ["train", "--config", str(config_file())])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    first_step = next(i for i, line in enumerate(lines) if "step 1/" in line)
+    first_epoch = next(i for i, line in enumerate(lines) if "validation loss" in line)
+    assert lines[0].startswith("loading and splitting")
+    assert first_step < first_epoch, "something is printed before the first epoch ends"

@@ -88,6 +88,36 @@ def test_overlapping_windows_and_an_unsupported_rate(tmp_path, pleth):
         _windows(rec, fs_out=64.0)
 
 
+def test_an_export_at_117_hz_is_resampled_with_a_note(tmp_path, pleth):
+    signal, hr = pleth
+    t117 = np.arange(int(signal.size / FS * 117)) / 117
+    values = np.interp(t117, np.arange(signal.size) / FS, signal)
+    path = tmp_path / "export117.csv"
+    pd.DataFrame({"time": t117, "ir": -(values - values.mean())}).to_csv(path, index=False)  # AC, inverted
+    rec, report = read_csv_recording(path)
+    table, report = _windows(rec, report)
+    assert set(table.column("fs").to_numpy()) == {125.0}
+    assert "resampled from 117 Hz to 125 Hz (the nearest supported rate)" in report.notes
+    assert np.median(np.abs(estimate_vitals(table).hr.to_numpy() - hr[: table.num_rows])) < 3
+
+
+def test_clock_ticks_carrying_several_samples_are_spread_and_gaps_reported(tmp_path, pleth):
+    signal, hr = pleth
+    ticks = np.floor(np.arange(signal.size) / FS * 25) / 25  # a 25 Hz clock: five samples per stamp
+    frame = pd.DataFrame({"time": ticks, "ir": signal})
+    frame = frame[(frame.time < 40) | (frame.time >= 42)]  # a 2 s dropout
+    path = tmp_path / "ticks.csv"
+    frame.to_csv(path, index=False)
+    rec, report = read_csv_recording(path)
+    assert rec.fs == FS
+    assert any("shared a time stamp" in n and "spread evenly" in n for n in report.notes)
+    assert any(n.startswith("1 gaps in the recording (2.0 s") for n in report.notes), report.notes
+    table, _ = _windows(rec, report)
+    estimates = estimate_vitals(table).hr.to_numpy()
+    whole = [i for i in range(table.num_rows) if not 30 <= i * 10 < 50]
+    assert np.median(np.abs(estimates[whole] - hr[whole])) < 3
+
+
 def test_a_resp_waveform_in_a_signals_file_is_not_a_label(tmp_path, pleth):
     signal, hr = pleth
     sig, _ = _write_bidmc_csv(tmp_path, signal, hr)
@@ -128,7 +158,7 @@ def test_iso_timestamps_set_the_recording_time(tmp_path):
     ("content", "message"),
     [
         ("a,b\n1,2\n", "no time column"),
-        ("time,ir\n0,1\n0,2\n", "does not increase at data row 2"),
+        ("time,ir\n1,1\n0,2\n", "goes backwards at data row 2"),
         ("time,temperature\n0,36\n0.01,36\n", "no PPG channel column"),
         ("time,ir\n", "no data rows"),
         ("time,PLETH,ir\n0,1,1\n0.01,1,1\n", "two columns map to 'ir'"),
