@@ -50,8 +50,15 @@ def report_on(version: str, windows: WindowSet, policy: GatePolicy) -> Evaluatio
     )
 
 
-def report_sha256(report: EvaluationReport) -> str:
-    return hashlib.sha256(report.predictions_frame().to_csv(index=False).encode()).hexdigest()
+def _stored(report: EvaluationReport, run_id: str, role: str) -> str:
+    """Keep a re-derived report's predictions with the version's run; returns their SHA-256 (the hash the
+    audit entry records is the hash of exactly this file)."""
+    from registry.tracking import client
+
+    text = report.predictions_frame().to_csv(index=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    client().log_text(run_id, text, f"gate/{role}-predictions-{digest[:12]}.csv")
+    return digest
 
 
 def gate_version(ref: str, user: User) -> GateResult:
@@ -60,7 +67,8 @@ def gate_version(ref: str, user: User) -> GateResult:
     user.require("gate")
     in_force = policies.current()
     policy = in_force.policy
-    version = str(resolve(ref).version)
+    mv = resolve(ref)
+    version = str(mv.version)
     pinned = evaluation_set.load(version)
     windows = evaluation_set.windows(pinned)
     report = report_on(version, windows, policy)
@@ -71,8 +79,8 @@ def gate_version(ref: str, user: User) -> GateResult:
     else:
         champion = None
     verdict = judge(report, policy, champion_report)
-    evidence = {"eval_set_sha256": pinned.sha256, "report_sha256": report_sha256(report)}
+    evidence = {"eval_set_sha256": pinned.sha256, "report_sha256": _stored(report, mv.run_id, "candidate")}
     if champion_report is not None:
-        evidence["champion_report_sha256"] = report_sha256(champion_report)
+        evidence["champion_report_sha256"] = _stored(champion_report, mv.run_id, f"champion-v{champion}")
     status = record_verdict(version, verdict, champion, user, in_force.version, evidence)
     return GateResult(version, verdict, status, champion, in_force.label)

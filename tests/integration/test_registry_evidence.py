@@ -66,6 +66,11 @@ def test_the_gate_ignores_a_report_the_trainer_edited(world, people):
 
     again = gate_version(first.version, people["tina"])
     assert hr_mae(again) == hr_mae(first) > 1.0, "judged on the registry's own re-run, not the edit"
+    from registry import audit
+
+    sha = [e for e in audit.entries() if e.action == "gate"][-1].body["evidence"]["report_sha256"]
+    stored = {f.path for f in client().list_artifacts(mv.run_id, "gate")}
+    assert f"gate/candidate-predictions-{sha[:12]}.csv" in stored, "the re-derived report is kept, by hash"
 
 
 def test_an_alias_moved_in_mlflow_stops_decisions_until_an_admin_restores_it(world, people):
