@@ -242,7 +242,7 @@ def test_predict_with_a_registered_version_from_the_command_line(world, people, 
     result = CliRunner().invoke(app, ["predict", str(batch), "--registered", "challenger", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "weights SHA-256 verified" in result.stdout
-    assert out.read_text().startswith("window_id,")
+    assert out.read_text().startswith("recording,window_id,start,end,")
     missing = CliRunner().invoke(app, ["predict", str(batch), "--registered", "champion"])
     assert missing.exit_code == 1
     assert "no version 'champion'" in missing.output

@@ -67,7 +67,7 @@ def test_train_writes_bundle_config_and_report_then_predict_uses_it(tmp_path, co
     assert pred.exit_code == 0, pred.output
     assert "spo2 not estimated for 5 of 5 windows: 5 lack red and ir" in pred.output
     rows = out.read_text().splitlines()
-    assert rows[0] == "window_id,hr,spo2,rr,sbp,dbp,af"
+    assert rows[0] == "recording,window_id,start,end,offset_s,quality,hr,spo2,rr,sbp,dbp,af,reasons"
     assert len(rows) == 6
 
 
