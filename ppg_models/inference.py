@@ -36,27 +36,26 @@ def _pulse_quality(table: pa.Table, inputs: ModelInputs) -> tuple[np.ndarray, li
     """Quality score and failed quality checks of each window's pulse channel (the best present one)."""
     features = batch_quality(table)
     n = table.num_rows
-    score, failures = np.zeros(n), [[] for _ in range(n)]
-    chosen = np.full(n, "", dtype=object)
+    chosen = np.full(n, -1)
     for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
-        chosen[inputs.present[:, CHANNELS.index(channel)]] = channel
-    for i, channel in enumerate(chosen):
-        if not channel:
-            failures[i].append("no usable channel")
-            continue
-        row = {k: features[f"{channel}_{k}"].iloc[i] for k in ("missing_frac", "flat_frac", "clipped_frac")}
-        row["cardiac_power_ratio"] = features[f"{channel}_cardiac_power_ratio"].iloc[i]
-        usable = 1.0 - max(row["missing_frac"], row["flat_frac"], row["clipped_frac"])
-        score[i] = float(np.clip(row["cardiac_power_ratio"] * usable, 0.0, 1.0))
-        for name, limit in QUALITY_LIMITS.items():
-            value = row[name]
-            if (limit.min is not None and value < limit.min) or (limit.max is not None and value > limit.max):
-                bound = (
-                    f">= {limit.min:g}"
-                    if limit.min is not None and value < limit.min
-                    else f"<= {limit.max:g}"
-                )
-                failures[i].append(f"{channel} {name} {value:.3g} (needs {bound})")
+        chosen[inputs.present[:, CHANNELS.index(channel)]] = CHANNELS.index(channel)
+    names = ("missing_frac", "flat_frac", "clipped_frac", "cardiac_power_ratio")
+    value = {k: np.full(n, np.nan) for k in names}
+    for c, channel in enumerate(CHANNELS):
+        rows = chosen == c
+        if rows.any():
+            for k in names:
+                value[k][rows] = features[f"{channel}_{k}"].to_numpy()[rows]
+    usable = 1.0 - np.maximum.reduce([value["missing_frac"], value["flat_frac"], value["clipped_frac"]])
+    score = np.nan_to_num(np.clip(value["cardiac_power_ratio"] * usable, 0.0, 1.0))
+    failures: list[list[str]] = [[] if c >= 0 else ["no usable channel"] for c in chosen]
+    for name, limit in QUALITY_LIMITS.items():
+        v = value[name]
+        checks = [(f">= {limit.min:g}", v < limit.min)] if limit.min is not None else []
+        checks += [(f"<= {limit.max:g}", v > limit.max)] if limit.max is not None else []
+        for need, broken in checks:
+            for i in np.flatnonzero(broken & (chosen >= 0)):
+                failures[i].append(f"{CHANNELS[chosen[i]]} {name} {v[i]:.3g} (needs {need})")
     return score, failures
 
 

@@ -19,7 +19,7 @@ from ppg_models.lake.dataset import windows_by_id
 from ppg_models.lake.store import Lake
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import WindowSet, windows_from_table
-from ppg_models.training.run import RunResult, prepare_splits
+from ppg_models.training.run import RunResult, split_tables
 from registry.db import eval_sets, reading
 
 
@@ -53,7 +53,7 @@ def pin(run: RunResult, config: TrainConfig) -> EvaluationSet:
             "only models trained on a pinned lake dataset version (data.dataset: ds-...) can be registered:"
             " the gate must be able to load their evaluation windows again by id"
         )
-    ids = tuple(sorted(prepare_splits(config)["test"].meta["window_id"].astype(str)))
+    ids = tuple(sorted(map(str, split_tables(config)["test"].column("window_id").to_pylist())))
     reported = set(map(str, run.report.predictions["window_id"]))
     if set(ids) != reported:
         raise EvaluationSetError(

@@ -42,6 +42,10 @@ class PolicyVersion:
         return f"policy v{self.version} ({origin}, {self.sha256[:12]})"
 
 
+def _built_in() -> PolicyVersion:
+    return PolicyVersion(BUILT_IN, GatePolicy())
+
+
 def _refuse_environment() -> None:
     if os.environ.get("PPG_GATE_POLICY"):
         raise GatePolicyError(
@@ -61,7 +65,7 @@ def in_force(conn: Connection) -> PolicyVersion:
     """The policy in force, read in the caller's transaction."""
     _refuse_environment()
     row = conn.execute(select(policies).order_by(policies.c.version.desc()).limit(1)).first()
-    return PolicyVersion(BUILT_IN, GatePolicy()) if row is None else _from_row(row)
+    return _built_in() if row is None else _from_row(row)
 
 
 def current() -> PolicyVersion:
@@ -71,7 +75,7 @@ def current() -> PolicyVersion:
 
 def get(version: int) -> PolicyVersion:
     if version == BUILT_IN:
-        return PolicyVersion(BUILT_IN, GatePolicy())
+        return _built_in()
     with reading() as conn:
         row = conn.execute(select(policies).where(policies.c.version == version)).first()
     if row is None:
@@ -82,7 +86,7 @@ def get(version: int) -> PolicyVersion:
 def history() -> list[PolicyVersion]:
     with reading() as conn:
         rows = conn.execute(select(policies).order_by(policies.c.version)).all()
-    return [PolicyVersion(BUILT_IN, GatePolicy())] + [_from_row(r) for r in rows]
+    return [_built_in()] + [_from_row(r) for r in rows]
 
 
 def activate(policy: GatePolicy, user: User, reason: str) -> PolicyVersion:

@@ -26,7 +26,6 @@ from ppg_models.training.data import (
     WindowSet,
     check_disjoint,
     load_table,
-    load_windows,
     split_by_subject,
     subject_strata,
     windows_from_table,
@@ -60,22 +59,13 @@ def _main_table(config: TrainConfig) -> pa.Table:
     return load_table(config.data.paths)
 
 
-def _training_windows(table: pa.Table, config: TrainConfig) -> WindowSet:
-    """The training part, a share of its windows replaced by device-export versions (data.augment)."""
-    return windows_from_table(augment(table, config.data.augment, config.seed))
-
-
-def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
-    """train/val/test WindowSets: explicit files when given (checked for shared subjects), else by subject.
-    Only the training part is augmented; validation and test windows are as recorded."""
+def split_tables(config: TrainConfig) -> dict[str, pa.Table]:
+    """train/val/test batch tables: explicit files when given (checked for shared subjects), else by
+    subject. Nothing is prepared for the model here: the registry pins test ids from this alone."""
     data = config.data
     main = _main_table(config)
     if data.val_paths and data.test_paths:
-        parts = {
-            "train": _training_windows(main, config),
-            "val": load_windows(data.val_paths),
-            "test": load_windows(data.test_paths),
-        }
+        parts = {"train": main, "val": load_table(data.val_paths), "test": load_table(data.test_paths)}
     elif data.val_paths or data.test_paths:
         raise ValueError(
             "data: give both val_paths and test_paths, or neither (then the split is by subject)"
@@ -84,17 +74,21 @@ def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
         meta = main.select(["subject_id", "source"]).to_pandas()
         strata = subject_strata(meta, main.column("af").to_numpy(zero_copy_only=False).astype(float))
         idx = split_by_subject(meta["subject_id"].tolist(), data.fractions, config.seed, strata)
-        parts = {
-            name: _training_windows(main.take(pa.array(i)), config)
-            if name == "train"
-            else windows_from_table(main.take(pa.array(i)))
-            for name, i in idx.items()
-        }
-    check_disjoint({name: ws.meta["subject_id"].tolist() for name, ws in parts.items()})
-    empty = [name for name, ws in parts.items() if len(ws) == 0]
+        parts = {name: main.take(pa.array(i)) for name, i in idx.items()}
+    check_disjoint({name: t.column("subject_id").to_pylist() for name, t in parts.items()})
+    empty = [name for name, t in parts.items() if t.num_rows == 0]
     if empty:
         raise ValueError(f"split parts {empty} are empty: add subjects or change data.fractions")
     return parts
+
+
+def prepare_splits(config: TrainConfig) -> dict[str, WindowSet]:
+    """train/val/test WindowSets (``split_tables``). Only the training part is augmented: a share of its
+    windows replaced by device-export versions (data.augment); validation and test are as recorded."""
+    return {
+        name: windows_from_table(augment(t, config.data.augment, config.seed) if name == "train" else t)
+        for name, t in split_tables(config).items()
+    }
 
 
 def default_run_dir(config: TrainConfig) -> Path:

@@ -40,10 +40,10 @@ def test_a_version_is_still_judged_on_its_own_windows_after_the_split_rule_chang
     assert set(pinned.window_ids) == set(map(str, run.report.predictions["window_id"]))
 
     def other_rule(config):  # a later release splits differently: every window is "test" now
-        main = run_module.windows_from_table(run_module._main_table(config))
+        main = run_module._main_table(config)
         return {"train": main, "val": main, "test": main}
 
-    monkeypatch.setattr(run_module, "prepare_splits", other_rule)
+    monkeypatch.setattr(run_module, "split_tables", other_rule)
     seen = []
     original = evaluation_set.windows
     monkeypatch.setattr(evaluation_set, "windows", lambda p: seen.append(p) or original(p))
