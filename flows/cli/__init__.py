@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import data, demo, ingest, models, registry
+from flows.cli import dashboard, data, demo, ingest, models, registry
 
 app = typer.Typer(
     name="ppg",
@@ -34,6 +34,7 @@ for _name, _fn in {
     "groupings": models.groupings_cmd,
     "ingest": ingest.ingest_cmd,
     "demo": demo.demo,
+    "dashboard": dashboard.dashboard_cmd,
     "gate": registry.gate_cmd,
     "approve": registry.approve_cmd,
     "reject": registry.reject_cmd,

@@ -1,0 +1,283 @@
+"""What a reviewer reads (the dashboard): every version in a few batched reads, and per version the gate's
+own evidence, its verdict, training curves, task affinity and lineage. Read-only: nothing here decides.
+
+Status, verdicts, trainers and approvals come from the registry database (the truth); MLflow supplies
+what the run logged (dataset version, balancer, grouping, metrics). Evidence files are checked against
+the hashes the registry recorded before they are shown: a report or verdict edited in the artifact store
+is an error, never a figure on the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from ppg_models.evaluation.report import SUBGROUP_ATTRIBUTES, EvaluationReport, evaluate
+from ppg_models.lake.dataset import DatasetError, load_version
+from ppg_models.lake.history import batch_summary
+from ppg_models.lake.store import Lake
+from ppg_models.tasks import TASKS
+from ppg_models.training.checkpoint import ModelIntegrityError
+from registry import audit, policies, version_state
+from registry.db import reading, versions
+from registry.gates.judge import Verdict
+from registry.promotion import decided_aliases
+from registry.tracking import client
+from registry.versions import all_versions, load_report, resolve
+
+RUN_BATCH = 100  # run ids per MLflow search: one request per hundred versions, never one per version
+CURVE_PREFIXES = ("train_loss.", "val_loss.", "weights.")
+
+
+def _runs(run_ids: list[str]) -> dict[str, Any]:
+    """MLflow runs by id, fetched ``RUN_BATCH`` at a time."""
+    c, found = client(), {}
+    ids = sorted(set(run_ids))
+    for start in range(0, len(ids), RUN_BATCH):
+        chunk = ids[start : start + RUN_BATCH]
+        quoted = ", ".join(f"'{i}'" for i in chunk)
+        experiments = sorted({e.experiment_id for e in c.search_experiments()})
+        for run in c.search_runs(experiments, f"attributes.run_id IN ({quoted})", max_results=len(chunk)):
+            found[run.info.run_id] = run
+    return found
+
+
+def _grouping(params: dict[str, str]) -> str:
+    raw = params.get("model.groups")
+    if raw in (None, "None", "null"):
+        return "all shared"
+    try:
+        groups = json.loads(raw)
+    except ValueError:
+        return raw
+    return " | ".join("+".join(g) for g in groups)
+
+
+def _decisions() -> dict[str, dict[str, Any]]:
+    """Per version, the last approval and rejection (who, when, why) from the audit log."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in audit.entries():
+        if entry.version is None:
+            continue
+        row = out.setdefault(entry.version, {})
+        if entry.action == "approve":
+            row["approved_by"], row["approved_at"] = entry.actor, entry.at
+        elif entry.action == "reject":
+            row["rejected_by"], row["rejected_reason"] = entry.actor, entry.body["evidence"].get("reason")
+    return out
+
+
+def version_table() -> pd.DataFrame:
+    """One row per registered version, newest first: status, alias, gate outcome and policy, trainer,
+    approver, dataset version, balancer, grouping, and each task's primary metric from the training run's
+    test report (``<task>`` value, ``<task>.low``/``.high`` its interval)."""
+    mvs = all_versions()
+    runs = _runs([mv.run_id for mv in mvs])
+    states = version_state.decided()
+    alias_of = {v: a for a, v in decided_aliases().items() if v is not None}
+    decisions = _decisions()
+    with reading() as conn:
+        registered = dict(conn.execute(select(versions.c.version, versions.c.registered_at)).all())
+    rows = []
+    for mv in reversed(mvs):
+        v = str(mv.version)
+        run = runs.get(mv.run_id)
+        tags, params, metrics = (run.data.tags, run.data.params, run.data.metrics) if run else ({}, {}, {})
+        state = states.get(v)
+        row = {
+            "version": int(v),
+            "alias": alias_of.get(v, ""),
+            "status": state["status"] if state else "unrecorded",
+            "gate": (state or {}).get("outcome") or "not judged",
+            "policy": f"v{state['policy_version']}"
+            if state and state.get("policy_version") is not None
+            else "",
+            "trained_by": (state or {}).get("trained_by") or "",
+            "approved_by": decisions.get(v, {}).get("approved_by", ""),
+            "registered_at": registered.get(v, ""),
+            "dataset": tags.get("ppg.dataset_version", ""),
+            "balancer": tags.get("ppg.balancer", ""),
+            "backbone": tags.get("ppg.backbone", ""),
+            "grouping": _grouping(params),
+            "run_id": mv.run_id,
+        }
+        for t in TASKS:
+            key = f"test.{t.name}.{t.primary_metric}"
+            row[t.name] = metrics.get(key, np.nan)
+            row[f"{t.name}.low"] = metrics.get(f"{key}.low", np.nan)
+            row[f"{t.name}.high"] = metrics.get(f"{key}.high", np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A version's predictions on its evaluation windows, scored, and where they come from."""
+
+    version: str
+    kind: str  # "gate" (re-derived by the registry at the verdict) or "training" (the run's test report)
+    description: str
+    report: EvaluationReport
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.report.predictions_frame()
+
+
+def _artifact_text(run_id: str, path: str) -> str:
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
+        return Path(local).read_text()
+
+
+def _checked_text(run_id: str, path: str, sha256: str, what: str) -> str:
+    text = _artifact_text(run_id, path)
+    if hashlib.sha256(text.encode()).hexdigest() != sha256:
+        raise ModelIntegrityError(
+            f"{what} ({path}) differs from the hash the registry recorded ({sha256[:12]})"
+        )
+    return text
+
+
+def _score(frame: pd.DataFrame, model: str, resamples: int, seed: int) -> EvaluationReport:
+    tasks = [c.removeprefix("pred_") for c in frame.columns if c.startswith("pred_")]
+    meta = frame[["window_id", "subject_id", *[a for a in SUBGROUP_ATTRIBUTES if a in frame]]].astype(str)
+    for attribute in SUBGROUP_ATTRIBUTES:
+        if attribute not in meta:
+            meta[attribute] = "unknown"
+    preds = {t: pd.to_numeric(frame[f"pred_{t}"], errors="coerce").to_numpy(float) for t in tasks}
+    labels = {t: pd.to_numeric(frame[f"label_{t}"], errors="coerce").to_numpy(float) for t in tasks}
+    return evaluate(preds, labels, meta, model=model, resamples=resamples, seed=seed)
+
+
+def evidence(version: str) -> Evidence:
+    """The gate's evidence for ``version`` when it was judged (its predictions on the pinned evaluation
+    set, re-derived by the registry and stored under the hash the verdict records, scored with that
+    policy's resamples), else the training run's test report (hash-checked), labelled as such."""
+    mv = resolve(version)
+    state = version_state.decided().get(str(version), {})
+    sha = state.get("report_sha256")
+    if sha:
+        text = _checked_text(mv.run_id, f"gate/candidate-predictions-{sha[:12]}.csv", sha, "gate evidence")
+        policy = policies.get(int(state["policy_version"])).policy
+        report = _score(pd.read_csv(io.StringIO(text)), f"v{version}", policy.resamples, policy.seed)
+        against = f"champion v{state['champion_version']}" if state.get("champion_version") else "no champion"
+        description = (
+            f"gate evidence: predictions re-derived by the registry on the pinned evaluation set when it was"
+            f" judged under policy v{state['policy_version']} (against {against})"
+        )
+        return Evidence(str(version), "gate", description, report)
+    report = load_report(mv)
+    return Evidence(
+        str(version), "training", "training run's test report (not judged by the gate yet)", report
+    )
+
+
+def verdict(version: str) -> Verdict | None:
+    """The verdict in force for ``version`` (None when never judged), checked against its recorded hash."""
+    state = version_state.decided().get(str(version), {})
+    sha, policy_sha = state.get("verdict_sha256"), state.get("policy_sha256")
+    if not sha or not policy_sha:
+        return None
+    mv = resolve(version)
+    path = f"gate/verdict-{policy_sha[:12]}-{sha[:12]}.json"
+    return Verdict.from_dict(json.loads(_checked_text(mv.run_id, path, sha, "the verdict")))
+
+
+def curves(run_id: str) -> pd.DataFrame:
+    """Per-epoch training and validation losses and balancer weights: columns epoch, series, task, value."""
+    c = client()
+    run = c.get_run(run_id)
+    rows = []
+    for key in sorted(run.data.metrics):
+        if not key.startswith(CURVE_PREFIXES):
+            continue
+        series, task = key.split(".", 1)
+        rows += [(m.step, series, task, m.value) for m in c.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["epoch", "series", "task", "value"])
+
+
+def affinity(run_id: str) -> pd.DataFrame | None:
+    """The task-affinity (TAG) matrix the run measured, long form (source, target, affinity); None if
+    the run did not measure it."""
+    try:
+        raw = json.loads(_artifact_text(run_id, "affinity/affinity.json"))
+    except Exception:  # no such artifact: affinity was not measured (affinity_every: 0)
+        return None
+    tasks, matrix = raw["tasks"], raw["matrix"]
+    return pd.DataFrame(
+        [(a, b, matrix[i][j]) for i, a in enumerate(tasks) for j, b in enumerate(tasks)],
+        columns=["from", "to", "affinity"],
+    )
+
+
+def lineage(version: str) -> dict[str, Any]:
+    """batches -> dataset version -> run -> version -> verdicts -> approval, from the registry's records."""
+    mv = resolve(version)
+    run = client().get_run(mv.run_id)
+    dataset = run.data.tags.get("ppg.dataset_version")
+    batches: list[dict[str, Any]] = []
+    dataset_note = ""
+    if dataset and dataset != "files":
+        try:
+            lake = Lake()
+            found = load_version(lake, dataset)
+            batches = [batch_summary(lake, b) for b in found.batches]
+        except DatasetError as exc:
+            dataset_note = str(exc)
+    events = [
+        {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "evidence": _evidence_words(e.body)}
+        for e in audit.entries()
+        if e.version == str(version) or e.body.get("evidence", {}).get("from") == str(version)
+    ]
+    return {
+        "version": str(version),
+        "dataset": dataset,
+        "dataset_note": dataset_note,
+        "batches": batches,
+        "run": {"id": mv.run_id, "name": run.info.run_name, "started": run.info.start_time},
+        "events": events,
+    }
+
+
+def _evidence_words(body: dict[str, Any]) -> str:
+    ev = body.get("evidence", {})
+    parts = []
+    for key in ("outcome", "policy_version", "champion_version", "reason", "dataset_version", "from", "to"):
+        if ev.get(key) not in (None, ""):
+            parts.append(f"{key.replace('_', ' ')}: {ev[key]}")
+    return "; ".join(parts)
+
+
+def audit_log() -> tuple[pd.DataFrame, list[str]]:
+    """The audit log (newest first) and the problems verification finds (empty: the log verifies)."""
+    from registry.integrity import problems
+
+    entries = audit.entries()
+    frame = pd.DataFrame(
+        [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "version": e.version or "",
+                "details": _evidence_words(e.body),
+                "hash": e.hash[:12],
+            }
+            for e in reversed(entries)
+        ],
+        columns=["seq", "at", "actor", "action", "version", "details", "hash"],
+    )
+    return frame, problems()
