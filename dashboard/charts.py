@@ -34,7 +34,7 @@ def bland_altman(frames: dict[str, pd.DataFrame], task: str) -> alt.Chart | None
     if not points:
         return None
     unit = get_task(task).unit
-    color = alt.Color("version:N", title="version")
+    color = alt.Color("version:N", title="version", scale=alt.Scale(scheme="category10"))
     scatter = (
         alt.Chart(pd.concat(points))
         .mark_circle(size=18, opacity=0.45)
@@ -85,7 +85,7 @@ def roc(frames: dict[str, pd.DataFrame], task: str = "af") -> alt.Chart | None:
         .encode(
             x=alt.X("1 − specificity:Q", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("sensitivity:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("version:N", title="version"),
+            color=alt.Color("version:N", title="version", scale=alt.Scale(scheme="category10")),
         )
     )
     chance = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[2, 2], color="gray")
@@ -131,7 +131,7 @@ def curves(frame: pd.DataFrame, series: str, title: str, y_title: str) -> alt.Ch
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("value:Q", title=y_title),
-            color=alt.Color("version:N"),
+            color=alt.Color("version:N", scale=alt.Scale(scheme="category10")),
             strokeDash=alt.StrokeDash("task:N"),
             tooltip=["version", "task", "epoch", alt.Tooltip("value:Q", format=".4f")],
         )

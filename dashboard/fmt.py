@@ -8,6 +8,10 @@ from ppg_models.tasks import get_task
 
 METRIC_WORDS = {
     "mae": "MAE",
+    "rmse": "RMSE",
+    "bias": "bias",
+    "within_5bpm_or_10pct": "share within 5 bpm or 10%",
+    "sens_at_spec97": "sensitivity at 97% specificity",
     "arms": "ARMS",
     "mean_error": "mean error",
     "sd_error": "SD of error",
@@ -47,7 +51,8 @@ def interval(value, low, high, digits: int = 3) -> str:
 
 def metric_label(task: str, metric: str) -> str:
     spec = get_task(task)
-    unit = "" if metric in ("auroc", "sens_at_spec95", "f1", "ece") or not spec.unit else f" ({spec.unit})"
+    unitless = ("auroc", "sens_at_spec95", "sens_at_spec97", "f1", "ece", "within_5bpm_or_10pct")
+    unit = "" if metric in unitless or not spec.unit else f" ({spec.unit})"
     return f"{task.upper()} {METRIC_WORDS.get(metric, metric)}{unit}"
 
 

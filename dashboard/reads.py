@@ -48,8 +48,8 @@ def policy_label(place: tuple[str, ...], version: int) -> str:
 
 
 @st.cache_data(ttl=TTL, show_spinner="Scoring the gate's evidence…")
-def evidence(place: tuple[str, ...], version: str):
-    return review.evidence(version)
+def evidence(place: tuple[str, ...], version: str, subgroups: tuple[str, ...] = ()):
+    return review.evidence(version, subgroups)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

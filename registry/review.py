@@ -42,10 +42,10 @@ def _runs(run_ids: list[str]) -> dict[str, Any]:
     """MLflow runs by id, fetched ``RUN_BATCH`` at a time."""
     c, found = client(), {}
     ids = sorted(set(run_ids))
+    experiments = sorted({e.experiment_id for e in c.search_experiments()})
     for start in range(0, len(ids), RUN_BATCH):
         chunk = ids[start : start + RUN_BATCH]
         quoted = ", ".join(f"'{i}'" for i in chunk)
-        experiments = sorted({e.experiment_id for e in c.search_experiments()})
         for run in c.search_runs(experiments, f"attributes.run_id IN ({quoted})", max_results=len(chunk)):
             found[run.info.run_id] = run
     return found
@@ -150,7 +150,9 @@ def _checked_text(run_id: str, path: str, sha256: str, what: str) -> str:
     return text
 
 
-def _score(frame: pd.DataFrame, model: str, resamples: int, seed: int) -> EvaluationReport:
+def _score(
+    frame: pd.DataFrame, model: str, resamples: int, seed: int, subgroups: tuple[str, ...]
+) -> EvaluationReport:
     tasks = [c.removeprefix("pred_") for c in frame.columns if c.startswith("pred_")]
     meta = frame[["window_id", "subject_id", *[a for a in SUBGROUP_ATTRIBUTES if a in frame]]].astype(str)
     for attribute in SUBGROUP_ATTRIBUTES:
@@ -158,20 +160,22 @@ def _score(frame: pd.DataFrame, model: str, resamples: int, seed: int) -> Evalua
             meta[attribute] = "unknown"
     preds = {t: pd.to_numeric(frame[f"pred_{t}"], errors="coerce").to_numpy(float) for t in tasks}
     labels = {t: pd.to_numeric(frame[f"label_{t}"], errors="coerce").to_numpy(float) for t in tasks}
-    return evaluate(preds, labels, meta, model=model, resamples=resamples, seed=seed)
+    return evaluate(preds, labels, meta, model, resamples, seed, subgroup_attributes=subgroups)
 
 
-def evidence(version: str) -> Evidence:
+def evidence(version: str, subgroups: tuple[str, ...] = ()) -> Evidence:
     """The gate's evidence for ``version`` when it was judged (its predictions on the pinned evaluation
     set, re-derived by the registry and stored under the hash the verdict records, scored with that
-    policy's resamples), else the training run's test report (hash-checked), labelled as such."""
+    policy's resamples and seed, so the intervals are the gate's), else the training run's test report
+    (hash-checked), labelled as such. Subgroups are scored only for the attributes asked for."""
     mv = resolve(version)
     state = version_state.decided().get(str(version), {})
     sha = state.get("report_sha256")
     if sha:
         text = _checked_text(mv.run_id, f"gate/candidate-predictions-{sha[:12]}.csv", sha, "gate evidence")
         policy = policies.get(int(state["policy_version"])).policy
-        report = _score(pd.read_csv(io.StringIO(text)), f"v{version}", policy.resamples, policy.seed)
+        frame = pd.read_csv(io.StringIO(text))
+        report = _score(frame, f"v{version}", policy.resamples, policy.seed, subgroups)
         against = f"champion v{state['champion_version']}" if state.get("champion_version") else "no champion"
         description = (
             f"gate evidence: predictions re-derived by the registry on the pinned evaluation set when it was"
@@ -254,7 +258,18 @@ def lineage(version: str) -> dict[str, Any]:
 def _evidence_words(body: dict[str, Any]) -> str:
     ev = body.get("evidence", {})
     parts = []
-    for key in ("outcome", "policy_version", "champion_version", "reason", "dataset_version", "from", "to"):
+    keys = (
+        "name",
+        "role",
+        "outcome",
+        "policy_version",
+        "champion_version",
+        "reason",
+        "dataset_version",
+        "from",
+        "to",
+    )
+    for key in keys:
         if ev.get(key) not in (None, ""):
             parts.append(f"{key.replace('_', ' ')}: {ev[key]}")
     return "; ".join(parts)
@@ -269,7 +284,7 @@ def audit_log() -> tuple[pd.DataFrame, list[str]]:
         [
             {
                 "seq": e.seq,
-                "at": e.at,
+                "at": e.at[:19].replace("T", " ") + " UTC",
                 "actor": e.actor,
                 "action": e.action,
                 "version": e.version or "",

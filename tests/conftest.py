@@ -75,15 +75,33 @@ def _postgres_problem() -> str | None:
     return None
 
 
+def _browser_problem() -> str | None:
+    from chromium import chromium_path
+
+    if chromium_path() is None:
+        return "Chromium is not installed (make test installs Debian's chromium with apt-get)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("postgres") is None:
-        return
-    problem = _postgres_problem()
-    if problem is None:
-        return
-    if os.environ.get("PPG_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"{problem} (PPG_REQUIRE_POSTGRES=1)")
-    pytest.skip(problem)
+    """Tests of the production configuration fail instead of skipping when CI requires it:
+    PPG_REQUIRE_POSTGRES=1 for the ``postgres`` marker, PPG_REQUIRE_BROWSER=1 for ``browser``."""
+    for marker, find, required in (
+        ("postgres", _postgres_problem, "PPG_REQUIRE_POSTGRES"),
+        ("browser", _browser_problem, "PPG_REQUIRE_BROWSER"),
+    ):
+        if item.get_closest_marker(marker) is None:
+            continue
+        problem = find()
+        if problem is None:
+            continue
+        if os.environ.get(required) == "1":
+            pytest.fail(f"{problem} ({required}=1)")
+        pytest.skip(problem)
 
 
 @pytest.fixture

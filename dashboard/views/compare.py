@@ -13,6 +13,7 @@ from ppg_models.tasks import get_task
 
 GOOD, WITHIN, BEYOND = "#d8f0d8", "#fbecc7", "#f6d3d3"
 HEATMAP_ATTRIBUTES = ("skin_tone", "device")
+SECTIONS = ("Metrics", "Subgroups", "Agreement", "Training", "Task affinity", "Lineage")
 
 
 def _margin(policy, task: str) -> float | None:
@@ -164,72 +165,91 @@ def render(versions: list[str], rows: pd.DataFrame, aliases: dict, policy: dict)
             " is on the Verdicts page."
         )
     gate_policy = policy["policy"]
-    tabs = st.tabs(["Metrics", "Subgroups", "Agreement", "Training", "Task affinity", "Lineage"])
-    with tabs[0]:
+    view = st.radio("Show", SECTIONS, horizontal=True, key="compare_view", label_visibility="collapsed")
+    run_of = dict(zip(rows["version"].astype(str), rows["run_id"], strict=True))
+    if view == "Metrics":
         st.dataframe(metrics_table(evidences, reference, gate_policy), hide_index=True, width="stretch")
         st.caption(
-            "Value [95% interval, bootstrap over subjects]. ★ primary metric. Deltas against the champion:"
-            " green better, amber worse but within the gate's non-inferiority margin, red beyond it."
+            "Value [95% interval, bootstrap over subjects with the gate policy's resamples]."
+            " ★ primary metric. Deltas against the champion: green better, amber worse but within the"
+            " gate's non-inferiority margin, red beyond it."
         )
-    with tabs[1]:
-        for attribute in HEATMAP_ATTRIBUTES:
-            cols = st.columns(min(len(evidences), 3))
-            for i, (v, ev) in enumerate(evidences.items()):
-                cells = heatmap_cells(ev.report, attribute, gate_policy)
-                with cols[i % len(cols)]:
-                    if cells.empty:
-                        st.info(f"v{v}: no {attribute.replace('_', ' ')} subgroups in its evidence")
-                    else:
-                        title = f"v{v}: {attribute.replace('_', ' ')} × task"
-                        st.altair_chart(charts.subgroup_heatmap(cells, title))
-        st.caption(
-            "Colour: the subgroup's primary metric relative to the whole evaluation set (red worse)."
-            " Grey cells have fewer subjects than the gate policy requires: insufficient evidence,"
-            " not a result."
-        )
-    with tabs[2]:
-        frames = {f"v{v}": ev.frame for v, ev in evidences.items()}
-        cols = st.columns(2)
-        i = 0
-        for task in ("hr", "spo2", "rr", "sbp", "dbp"):
-            chart = charts.bland_altman(frames, task)
-            if chart is not None:
-                cols[i % 2].altair_chart(chart)
-                i += 1
-        chart = charts.roc(frames, "af")
-        if chart is not None:
-            cols[i % 2].altair_chart(chart)
-        else:
-            cols[i % 2].info("AF ROC: the evidence holds no AF-positive and AF-negative windows together")
-    with tabs[3]:
-        run_of = dict(zip(rows["version"].astype(str), rows["run_id"], strict=True))
-        parts = [reads.curves(place, run_of[v]).assign(version=f"v{v}") for v in evidences if v in run_of]
-        frame = pd.concat(parts) if parts else pd.DataFrame(columns=["epoch", "series", "task", "value"])
-        shown = False
-        for series, title, y in (
-            ("val_loss", "Validation loss per task", "loss"),
-            ("train_loss", "Training loss per task", "loss"),
-            ("weights", "Balancer weights per task", "weight"),
-        ):
-            chart = charts.curves(frame, series, title, y)
-            if chart is not None:
-                st.altair_chart(chart)
-                shown = True
-        if not shown:
-            st.info("These runs logged no per-epoch curves.")
-    with tabs[4]:
+    elif view == "Subgroups":
+        _subgroups(place, list(evidences), gate_policy)
+    elif view == "Agreement":
+        _agreement(evidences)
+    elif view == "Training":
+        _training(place, [v for v in evidences if v in run_of], run_of)
+    elif view == "Task affinity":
         for v in evidences:
-            matrix = reads.affinity(place, run_of.get(v, "")) if v in run_of else None
+            matrix = reads.affinity(place, run_of[v]) if v in run_of else None
             if matrix is None:
                 st.info(f"v{v}: task affinity was not measured in its run (affinity_every: 0)")
             else:
                 st.altair_chart(charts.affinity(matrix, f"v{v}: task affinity (TAG)"))
-    with tabs[5]:
-        for v in evidences:
-            lin = reads.lineage(place, v)
-            st.markdown(f"**v{v}**: dataset `{lin['dataset']}`, run `{lin['run']['name']}`")
-            if lin["dataset_note"]:
-                st.warning(lin["dataset_note"])
-            st.graphviz_chart(_lineage_dot(lin))
-            if lin["events"]:
-                st.dataframe(pd.DataFrame(lin["events"]), hide_index=True, width="stretch")
+    else:
+        _lineage(place, list(evidences))
+
+
+def _subgroups(place, versions: list[str], gate_policy) -> None:
+    for attribute in HEATMAP_ATTRIBUTES:
+        cols = st.columns(min(len(versions), 3))
+        for i, v in enumerate(versions):
+            report = reads.evidence(place, v, HEATMAP_ATTRIBUTES).report
+            cells = heatmap_cells(report, attribute, gate_policy)
+            with cols[i % len(cols)]:
+                if cells.empty:
+                    st.info(f"v{v}: no {attribute.replace('_', ' ')} subgroups in its evidence")
+                else:
+                    st.altair_chart(
+                        charts.subgroup_heatmap(cells, f"v{v}: {attribute.replace('_', ' ')} × task")
+                    )
+    st.caption(
+        "Colour: the subgroup's primary metric relative to the whole evaluation set (red worse)."
+        " Grey cells have fewer subjects than the gate policy requires: insufficient evidence,"
+        " not a result."
+    )
+
+
+def _agreement(evidences: dict) -> None:
+    frames = {f"v{v}": ev.frame for v, ev in evidences.items()}
+    cols = st.columns(2)
+    i = 0
+    for task in ("hr", "spo2", "rr", "sbp", "dbp"):
+        chart = charts.bland_altman(frames, task)
+        if chart is not None:
+            cols[i % 2].altair_chart(chart)
+            i += 1
+    chart = charts.roc(frames, "af")
+    if chart is not None:
+        cols[i % 2].altair_chart(chart)
+    else:
+        cols[i % 2].info("AF ROC: the evidence holds no AF-positive and AF-negative windows together")
+
+
+def _training(place, versions: list[str], run_of: dict) -> None:
+    parts = [reads.curves(place, run_of[v]).assign(version=f"v{v}") for v in versions]
+    frame = pd.concat(parts) if parts else pd.DataFrame(columns=["epoch", "series", "task", "value"])
+    shown = False
+    for series, title, y in (
+        ("val_loss", "Validation loss per task", "loss"),
+        ("train_loss", "Training loss per task", "loss"),
+        ("weights", "Balancer weights per task", "weight"),
+    ):
+        chart = charts.curves(frame, series, title, y)
+        if chart is not None:
+            st.altair_chart(chart)
+            shown = True
+    if not shown:
+        st.info("These runs logged no per-epoch curves.")
+
+
+def _lineage(place, versions: list[str]) -> None:
+    for v in versions:
+        lin = reads.lineage(place, v)
+        st.markdown(f"**v{v}**: dataset `{lin['dataset']}`, run `{lin['run']['name']}`")
+        if lin["dataset_note"]:
+            st.warning(lin["dataset_note"])
+        st.graphviz_chart(_lineage_dot(lin))
+        if lin["events"]:
+            st.dataframe(pd.DataFrame(lin["events"]), hide_index=True, width="stretch")

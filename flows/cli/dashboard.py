@@ -34,6 +34,7 @@ def dashboard_cmd(
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true", "--server.port", str(port), "--server.address", address,
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     typer.echo(f"PPG dashboard on http://{address}:{port} (PPG_HOME={os.environ.get('PPG_HOME', '.ppg')})")
     raise typer.Exit(subprocess.call(command))

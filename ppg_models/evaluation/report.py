@@ -156,11 +156,13 @@ def evaluate(
     model: str,
     resamples: int = 200,
     seed: int = 0,
+    subgroup_attributes: tuple[str, ...] = SUBGROUP_ATTRIBUTES,
 ) -> EvaluationReport:
-    """Score ``predictions`` against ``labels`` for the windows described by ``meta`` (same order)."""
+    """Score ``predictions`` against ``labels`` for the windows described by ``meta`` (same order), overall
+    and per group of each of ``subgroup_attributes`` (the same bootstrap draws whichever are asked)."""
     codes, uniques = pd.factorize(meta["subject_id"])
     weights = subject_weights(codes, len(uniques), resamples, seed)
-    groups = {a: meta[a].astype(str).to_numpy() for a in SUBGROUP_ATTRIBUTES}
+    groups = {a: meta[a].astype(str).to_numpy() for a in subgroup_attributes}
     tasks, subgroups = {}, []
     for task, pred in predictions.items():
         y = labels[task].astype(float)
