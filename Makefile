@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench lock clean
+.PHONY: demo test lint format bench lock clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,17 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/ppg demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (Playwright drives the system browser; its own download does
+# not work offline). Installed once with apt-get, as root or through passwordless sudo.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "warning: chromium could not be installed; browser tests skip (or fail with PPG_REQUIRE_BROWSER=1)"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/lake_size.py
 	$(BIN)/python benchmarks/registration.py
+	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/mtl.py --quick
 
 # Re-pin the whole stack after a dependency change in pyproject.toml.

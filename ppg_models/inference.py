@@ -61,7 +61,10 @@ def _pulse_quality(table: pa.Table, inputs: ModelInputs) -> tuple[np.ndarray, li
 
 def _times(table: pa.Table) -> tuple[pd.Series, pd.Series]:
     """Start and end of each window (NaT where the batch has no recording time)."""
-    start = pd.Series(pd.to_datetime(table.column("recorded_at").to_pandas(), utc=True))
+    if "recorded_at" in table.column_names:
+        start = pd.Series(pd.to_datetime(table.column("recorded_at").to_pandas(), utc=True))
+    else:  # a caller that sends bare windows (the MLflow pyfunc flavour): times unknown, not an error
+        start = pd.Series(pd.NaT, index=range(table.num_rows), dtype="datetime64[ns, UTC]")
     samples = np.zeros(table.num_rows)
     for channel in CHANNELS:
         length = pc.list_value_length(table.column(channel)).to_numpy(zero_copy_only=False)

@@ -30,6 +30,8 @@ class PPGModel(mlflow.pyfunc.PythonModel):
             "window_id": pa.array(frame["window_id"].astype(str)),
             "fs": pa.array(frame["fs"], pa.float64()),
         }
+        if "recorded_at" in frame:
+            columns["recorded_at"] = pa.array(pd.to_datetime(frame["recorded_at"], utc=True))
         for channel in CHANNELS:
             values = frame[channel].tolist() if channel in frame else [None] * len(frame)
             columns[channel] = pa.array(values, pa.list_(pa.float32()))

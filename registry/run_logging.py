@@ -119,13 +119,14 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
         _log_dataset(config)
         mlflow.log_artifacts(str(out / "model"), "bundle")
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-        mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_CODE),
             artifacts={"bundle": str(out / "model")},
             input_example=_input_example(run),
             pip_requirements=PIP_REQUIREMENTS,
         )
+        mlflow.set_tag("ppg.model_uri", info.model_uri)  # MLflow 3 keeps the model apart from the run
         return active.info.run_id
 
 
@@ -138,7 +139,8 @@ def register(run_id: str, run: RunResult, trained_by: str) -> str:
         "ppg.weights_sha256": run.weights_sha256,
         "ppg.status": str(Status.REGISTERED),
     }
+    source = c.get_run(run_id).data.tags.get("ppg.model_uri") or f"runs:/{run_id}/model"
     version = c.create_model_version(
-        settings.model_name(), f"runs:/{run_id}/model", run_id=run_id, tags=tags, description=run.out_dir.name
+        settings.model_name(), source, run_id=run_id, tags=tags, description=run.out_dir.name
     )
     return str(version.version)

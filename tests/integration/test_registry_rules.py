@@ -361,3 +361,22 @@ def test_an_empty_registry_database_cannot_take_over_a_used_registry(world, peop
     found = problems()
     assert "the audit log is empty but 1 versions are registered" in found
     assert any("MLflow's head tag says" in p for p in found)
+
+
+def test_the_registered_pyfunc_model_serves_bare_windows(world, people):
+    """MLflow's own loader serves a version on windows without recording times (no signature errors)."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from ppg_models.tasks import TASK_NAMES
+
+    version = _register(world, people).version
+    client()  # points MLflow's fluent API at this test's store
+    model = mlflow.pyfunc.load_model(f"models:/ppg-multitask/{version}")
+    t = np.arange(1250) / 125
+    pulse = (30000 - 300 * np.sin(2 * np.pi * 1.2 * t)).tolist()
+    out = model.predict(pd.DataFrame({"window_id": ["w1"], "fs": [125.0], "red": [pulse], "ir": [pulse]}))
+    assert list(out["window_id"]) == ["w1"]
+    assert set(TASK_NAMES) <= set(out.columns)
+    assert pd.isna(out["start"].iloc[0])
