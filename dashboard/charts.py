@@ -99,7 +99,10 @@ def roc(frames: dict[str, pd.DataFrame], task: str = "af") -> alt.Chart | None:
 def subgroup_heatmap(cells: pd.DataFrame, title: str) -> alt.Chart:
     """``cells``: attribute group × task with ``label`` (text), ``score`` (colour, worse is higher: the
     subgroup's metric relative to the whole set) and ``sufficient``; insufficient cells are grey."""
-    base = alt.Chart(cells).encode(x=alt.X("task:N", title="task"), y=alt.Y("subgroup:N", title="subgroup"))
+    base = alt.Chart(cells).encode(
+        x=alt.X("task:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("subgroup:N", title=None),
+    )
     enough = (
         base.transform_filter("datum.sufficient")
         .mark_rect()
@@ -117,11 +120,12 @@ def subgroup_heatmap(cells: pd.DataFrame, title: str) -> alt.Chart:
         .mark_rect(color="#d9d9d9")
         .encode(tooltip=["subgroup", "task", "label", "subjects", "windows"])
     )
-    text = base.mark_text(fontSize=10).encode(text="label:N")
-    return (enough + short + text).properties(title=title, width=max(240, 70 * cells["task"].nunique()))
+    text = base.mark_text(fontSize=11).encode(text="label:N")
+    return (enough + short + text).properties(title=title, width=alt.Step(118), height=alt.Step(30))
 
 
 def curves(frame: pd.DataFrame, series: str, title: str, y_title: str) -> alt.Chart | None:
+    """One small chart per task (its own scale), one line per version."""
     part = frame[frame["series"] == series]
     if part.empty:
         return None
@@ -130,12 +134,14 @@ def curves(frame: pd.DataFrame, series: str, title: str, y_title: str) -> alt.Ch
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("value:Q", title=y_title),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
             color=alt.Color("version:N", scale=alt.Scale(scheme="category10")),
-            strokeDash=alt.StrokeDash("task:N"),
             tooltip=["version", "task", "epoch", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(width=WIDTH, height=260, title=title)
+        .properties(width=230, height=150)
+        .facet(facet=alt.Facet("task:N", title=None), columns=3)
+        .resolve_scale(y="independent")
+        .properties(title=title)
     )
 
 

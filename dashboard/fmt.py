@@ -33,6 +33,11 @@ STATUS_WORDS = {
 }
 
 
+def when(stamp: str) -> str:
+    """An ISO time stamp as people read it: 2026-11-22 06:57:58 UTC."""
+    return f"{stamp[:19].replace('T', ' ')} UTC" if stamp else ""
+
+
 def finite(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 

@@ -118,14 +118,16 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
             mlflow.log_artifacts(tmp, "plots")
         _log_dataset(config)
         mlflow.log_artifacts(str(out / "model"), "bundle")
-        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={"bundle": str(out / "model")},
-            input_example=_input_example(run),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+        with warnings.catch_warnings():  # MLflow's notes on the example's integer and time columns
+            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"bundle": str(out / "model")},
+                input_example=_input_example(run),
+                pip_requirements=PIP_REQUIREMENTS,
+            )
         mlflow.set_tag("ppg.model_uri", info.model_uri)  # MLflow 3 keeps the model apart from the run
         return active.info.run_id
 

@@ -99,11 +99,8 @@ def heatmap_cells(report, attribute: str, policy) -> pd.DataFrame:
         score = np.nan
         if enough and whole is not None and fmt.finite(whole.value) and whole.value and iv.value:
             score = whole.value / iv.value if spec.higher_is_better else iv.value / whole.value
-        label = (
-            f"{fmt.number(iv.value)} ({sg.result.n_subjects} subj.)"
-            if enough
-            else f"insufficient: {sg.result.n_subjects} subj. (< {need})"
-        )
+        n = sg.result.n_subjects
+        label = f"{fmt.number(iv.value)} · {n} subj." if enough else f"insufficient · {n} subj."
         cells.append(
             {
                 "subgroup": f"{attribute.replace('_', ' ')} {sg.group}",
@@ -192,22 +189,19 @@ def render(versions: list[str], rows: pd.DataFrame, aliases: dict, policy: dict)
 
 
 def _subgroups(place, versions: list[str], gate_policy) -> None:
-    for attribute in HEATMAP_ATTRIBUTES:
-        cols = st.columns(min(len(versions), 3))
-        for i, v in enumerate(versions):
-            report = reads.evidence(place, v, HEATMAP_ATTRIBUTES).report
+    for v in versions:
+        report = reads.evidence(place, v, HEATMAP_ATTRIBUTES).report
+        for attribute in HEATMAP_ATTRIBUTES:
             cells = heatmap_cells(report, attribute, gate_policy)
-            with cols[i % len(cols)]:
-                if cells.empty:
-                    st.info(f"v{v}: no {attribute.replace('_', ' ')} subgroups in its evidence")
-                else:
-                    st.altair_chart(
-                        charts.subgroup_heatmap(cells, f"v{v}: {attribute.replace('_', ' ')} × task")
-                    )
+            name = attribute.replace("_", " ")
+            if cells.empty:
+                st.info(f"v{v}: no {name} subgroups in its evidence")
+            else:
+                st.altair_chart(charts.subgroup_heatmap(cells, f"v{v}: {name} × task"))
     st.caption(
         "Colour: the subgroup's primary metric relative to the whole evaluation set (red worse)."
-        " Grey cells have fewer subjects than the gate policy requires: insufficient evidence,"
-        " not a result."
+        " Grey cells have fewer subjects than the gate policy requires (per task and subgroup):"
+        " insufficient evidence, not a result."
     )
 
 

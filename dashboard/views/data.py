@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import reads
+from dashboard import fmt, reads
 
 
 def render() -> None:
@@ -15,7 +15,16 @@ def render() -> None:
     if tables is None:
         st.info("The lake is empty: `ppg ingest` validates incoming batches into it.")
         return
-    runs, quarantined, drift, batches = (tables[k] for k in ("runs", "quarantined", "drift", "batches"))
+    runs, quarantined, drift, batches = (
+        tables[k].copy() for k in ("runs", "quarantined", "drift", "batches")
+    )
+    for frame, columns in (
+        (runs, ("started", "finished")),
+        (quarantined, ("quarantined_at",)),
+        (drift, ("at",)),
+    ):
+        for column in columns:
+            frame[column] = frame[column].map(fmt.when)
     cols = st.columns(3)
     cols[0].metric("Ingest runs", len(runs))
     cols[1].metric("Quarantined files", len(quarantined))
@@ -26,7 +35,13 @@ def render() -> None:
     if quarantined.empty:
         st.success("No file is quarantined.")
     else:
-        st.dataframe(quarantined, hide_index=True, width="stretch")
+        shown = quarantined.assign(reasons=quarantined["reasons"].map(len)).rename(
+            columns={"reasons": "reasons (n)"}
+        )
+        st.dataframe(shown, hide_index=True, width="stretch")
+        for row in quarantined.itertuples():
+            with st.expander(f"Why {row.file} was quarantined"):
+                st.markdown("\n".join(f"- {reason}" for reason in row.reasons))
     st.subheader("Drift per source")
     if drift.empty:
         st.success("No drift found against any source's accepted windows.")
@@ -37,10 +52,7 @@ def render() -> None:
     st.subheader("Validation reports")
     if batches.empty:
         return
-    labels = [
-        f"{r.file} ({r.source}, {r.outcome}, {r.decided_at[:19].replace('T', ' ')})"
-        for r in batches.itertuples()
-    ]
+    labels = [f"{r.file} ({r.source}, {r.outcome}, {fmt.when(r.decided_at)})" for r in batches.itertuples()]
     pick = st.selectbox("Batch", range(len(labels)), format_func=labels.__getitem__, key="validation_batch")
     batch = batches.iloc[pick]["batch"]
     findings, expectations, raw = reads.validation(place, batch)

@@ -60,13 +60,13 @@ def ingest_runs(lake: Lake) -> pd.DataFrame:
 
 
 def quarantined(lake: Lake) -> pd.DataFrame:
-    """Quarantined files, newest first, with every reason."""
+    """Quarantined files, newest first, with every reason (a list per file)."""
     rows = [
         {
             "file": r.get("original_name", ""),
             "source": r.get("source") or "unknown",
             "quarantined_at": r.get("decided_at", ""),
-            "reasons": "; ".join(r.get("reasons", [])) or "(none recorded)",
+            "reasons": list(r.get("reasons", [])) or ["(none recorded)"],
             "batch": r["batch_id"],
         }
         for r in _records(lake)
