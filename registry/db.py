@@ -96,6 +96,15 @@ versions = Table(
     Column("registered_at", String(40), nullable=False),
 )
 
+#: What a listing shows of each version (run id, dataset, balancer, grouping, primary metrics), copied from
+#: the run at registration so that listing hundreds of versions is one query. Descriptive, never decisive.
+version_summaries = Table(
+    "ppg_version_summaries",
+    metadata,
+    Column("version", String(16), primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
 #: Each registered version's evaluation set: the window ids of a dataset version, pinned at registration.
 eval_sets = Table(
     "ppg_eval_sets",

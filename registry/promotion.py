@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from registry import aliases, audit, policies, settings, version_state
 from registry.aliases import Aliases
-from registry.db import champions, eval_sets, exclusive, reading, versions
+from registry.db import champions, eval_sets, exclusive, reading, version_summaries, versions
 from registry.gates.judge import Verdict
 from registry.status import AFTER_GATE, NEVER_PROMOTABLE, Status
 from registry.tracking import client, ensure_registered_model
@@ -84,9 +84,15 @@ def record_admin_act(conn: Connection, actor: str, action: str, evidence: dict[s
 
 
 def record_registration(
-    version: str, user: User, evidence: dict[str, Any], eval_set: dict[str, Any], bundle_sha256: str
+    version: str,
+    user: User,
+    evidence: dict[str, Any],
+    eval_set: dict[str, Any],
+    bundle_sha256: str,
+    summary: dict[str, Any] | None = None,
 ) -> None:
-    """Audit a new version; record its trainer and bundle hashes and pin its evaluation set."""
+    """Audit a new version; record its trainer and bundle hashes, pin its evaluation set and keep the
+    summary listings show (``registry.review.summary_of``)."""
     user.require("register")
     c = client()
     with exclusive() as conn:
@@ -103,6 +109,9 @@ def record_registration(
             )
         )
         version_state.put(conn, version, user.name, status=Status.REGISTERED)
+        if summary is not None:
+            body = json.dumps(summary, sort_keys=True, allow_nan=False, default=str)
+            conn.execute(insert(version_summaries).values(version=version, body=body))
         evidence = evidence | {"eval_set_sha256": eval_set["sha256"], "bundle_sha256": bundle_sha256}
         _record(conn, c, user.name, "register", version, evidence, before, before)
     _mirror(c, before)

@@ -7,6 +7,7 @@ from ppg_models.training.run import RunResult
 from registry import evaluation_set
 from registry.gating import GateResult, gate_version
 from registry.promotion import record_registration
+from registry.review import summary_of
 from registry.run_logging import log_run, register
 from registry.users import User
 
@@ -23,5 +24,6 @@ def register_run(run: RunResult, config: TrainConfig, user: User) -> GateResult:
         "dataset_version": config.data.dataset,
         "report_test_windows": run.splits.get("test"),
     }
-    record_registration(version, user, evidence, pinned.row(), run.bundle_sha256)
+    summary = summary_of(run_id, run, config)
+    record_registration(version, user, evidence, pinned.row(), run.bundle_sha256, summary)
     return gate_version(version, user)

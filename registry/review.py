@@ -27,8 +27,10 @@ from ppg_models.lake.history import batch_summary
 from ppg_models.lake.store import Lake
 from ppg_models.tasks import TASKS
 from ppg_models.training.checkpoint import ModelIntegrityError
+from ppg_models.training.config import TrainConfig
+from ppg_models.training.run import RunResult
 from registry import audit, policies, version_state
-from registry.db import reading, versions
+from registry.db import reading, version_summaries, versions
 from registry.gates.judge import Verdict
 from registry.promotion import decided_aliases
 from registry.tracking import client
@@ -51,15 +53,53 @@ def _runs(run_ids: list[str]) -> dict[str, Any]:
     return found
 
 
-def _grouping(params: dict[str, str]) -> str:
+def _grouping(groups: list[list[str]] | None) -> str:
+    return "all shared" if not groups else " | ".join("+".join(g) for g in groups)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def summary_of(run_id: str, run: RunResult, config: TrainConfig) -> dict[str, Any]:
+    """What listings show of a version, from the run being registered (kept in the registry database)."""
+    primary = {}
+    for t in TASKS:
+        result = run.report.tasks.get(t.name)
+        iv = result.metrics.get(t.primary_metric) if result else None
+        if iv is not None:
+            primary[t.name] = [_finite_or_none(iv.value), _finite_or_none(iv.low), _finite_or_none(iv.high)]
+    return {
+        "run_id": run_id,
+        "dataset": config.data.dataset or "files",
+        "balancer": config.balancer.name,
+        "backbone": config.model.backbone,
+        "grouping": _grouping(config.model.groups),
+        "primary": primary,
+    }
+
+
+def _summary_from_run(run) -> dict[str, Any]:
+    """The same summary read back from an MLflow run (versions registered before summaries were kept)."""
+    tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
     raw = params.get("model.groups")
-    if raw in (None, "None", "null"):
-        return "all shared"
     try:
-        groups = json.loads(raw)
+        groups = json.loads(raw) if raw not in (None, "None", "null") else None
     except ValueError:
-        return raw
-    return " | ".join("+".join(g) for g in groups)
+        groups = [[raw]]
+    primary = {}
+    for t in TASKS:
+        key = f"test.{t.name}.{t.primary_metric}"
+        if key in metrics:
+            primary[t.name] = [metrics[key], metrics.get(f"{key}.low"), metrics.get(f"{key}.high")]
+    return {
+        "run_id": run.info.run_id,
+        "dataset": tags.get("ppg.dataset_version", ""),
+        "balancer": tags.get("ppg.balancer", ""),
+        "backbone": tags.get("ppg.backbone", ""),
+        "grouping": _grouping(groups),
+        "primary": primary,
+    }
 
 
 def _decisions() -> dict[str, dict[str, Any]]:
@@ -79,19 +119,23 @@ def _decisions() -> dict[str, dict[str, Any]]:
 def version_table() -> pd.DataFrame:
     """One row per registered version, newest first: status, alias, gate outcome and policy, trainer,
     approver, dataset version, balancer, grouping, and each task's primary metric from the training run's
-    test report (``<task>`` value, ``<task>.low``/``.high`` its interval)."""
+    test report (``<task>`` value, ``<task>.low``/``.high`` its interval).
+
+    A handful of queries whatever the number of versions: MLflow's version list, the registry database's
+    states, summaries and audit log, and MLflow runs (a hundred per request) only for versions registered
+    before summaries were kept."""
     mvs = all_versions()
-    runs = _runs([mv.run_id for mv in mvs])
     states = version_state.decided()
     alias_of = {v: a for a, v in decided_aliases().items() if v is not None}
     decisions = _decisions()
     with reading() as conn:
         registered = dict(conn.execute(select(versions.c.version, versions.c.registered_at)).all())
+        summaries = {r.version: json.loads(r.body) for r in conn.execute(select(version_summaries)).all()}
+    legacy = _runs([mv.run_id for mv in mvs if str(mv.version) not in summaries])
     rows = []
     for mv in reversed(mvs):
         v = str(mv.version)
-        run = runs.get(mv.run_id)
-        tags, params, metrics = (run.data.tags, run.data.params, run.data.metrics) if run else ({}, {}, {})
+        summary = summaries.get(v) or (_summary_from_run(legacy[mv.run_id]) if mv.run_id in legacy else {})
         state = states.get(v)
         row = {
             "version": int(v),
@@ -104,17 +148,17 @@ def version_table() -> pd.DataFrame:
             "trained_by": (state or {}).get("trained_by") or "",
             "approved_by": decisions.get(v, {}).get("approved_by", ""),
             "registered_at": registered.get(v, ""),
-            "dataset": tags.get("ppg.dataset_version", ""),
-            "balancer": tags.get("ppg.balancer", ""),
-            "backbone": tags.get("ppg.backbone", ""),
-            "grouping": _grouping(params),
+            "dataset": summary.get("dataset", ""),
+            "balancer": summary.get("balancer", ""),
+            "backbone": summary.get("backbone", ""),
+            "grouping": summary.get("grouping", ""),
             "run_id": mv.run_id,
         }
         for t in TASKS:
-            key = f"test.{t.name}.{t.primary_metric}"
-            row[t.name] = metrics.get(key, np.nan)
-            row[f"{t.name}.low"] = metrics.get(f"{key}.low", np.nan)
-            row[f"{t.name}.high"] = metrics.get(f"{key}.high", np.nan)
+            value, low, high = summary.get("primary", {}).get(t.name) or (None, None, None)
+            row[t.name], row[f"{t.name}.low"], row[f"{t.name}.high"] = (
+                np.nan if x is None else x for x in (value, low, high)
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 

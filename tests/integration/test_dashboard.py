@@ -211,3 +211,46 @@ def test_no_registry_is_said_plainly(tmp_path, monkeypatch):
     monkeypatch.delenv("PPG_REGISTRY_DB")
     at = app()
     assert "does not exist: there is no registry to read" in at.error[0].value
+
+
+def _count_mlflow_calls(monkeypatch) -> dict[str, int]:
+    from mlflow import MlflowClient
+
+    calls: dict[str, int] = {}
+    for name in ("get_run", "search_runs", "get_metric_history", "search_model_versions"):
+        original = getattr(MlflowClient, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(MlflowClient, name, counted)
+    return calls
+
+
+def test_the_version_list_costs_no_mlflow_read_per_version(versions, monkeypatch):
+    from registry import review
+
+    calls = _count_mlflow_calls(monkeypatch)
+    table = review.version_table()
+    assert calls == {"search_model_versions": 1}  # the rest comes from the registry database
+    assert list(table["balancer"]) == ["famo", "pcgrad"]
+    assert set(table["grouping"]) == {"all shared"}
+    assert table["hr"].notna().all()
+
+
+def test_versions_registered_before_summaries_are_read_from_their_runs_in_batches(versions, monkeypatch):
+    from sqlalchemy import delete
+
+    from registry import review
+    from registry.db import exclusive, version_summaries
+
+    expected = review.version_table()
+    with exclusive() as conn:
+        conn.execute(delete(version_summaries))
+    calls = _count_mlflow_calls(monkeypatch)
+    legacy = review.version_table()
+    assert calls.get("search_runs") == 1
+    assert "get_run" not in calls
+    columns = ["version", "dataset", "balancer", "grouping", "hr", "hr.low", "af"]
+    assert legacy[columns].equals(expected[columns])
