@@ -58,8 +58,15 @@ def metrics_table(evidences: dict, champion: str | None, policy) -> pd.io.format
                 iv = result.metrics.get(metric) if result else None
                 row[f"v{v}"] = fmt.interval(iv.value, iv.low, iv.high) if iv else "n/a"
                 evidence_n = f"{result.n_subjects} subjects, {result.n_windows} windows" if result else "none"
-                if task == "af" and result:
+                if result and result.n_positive_subjects is not None:
+                    evidence_n = (
+                        f"{result.n_positive_subjects} AF+ / {result.n_negative_subjects} AF− subjects,"
+                        f" {result.n_windows} windows"
+                    )
+                elif task == "af" and result:  # a report from before subjects were counted per class
                     evidence_n = _af_subjects(ev.frame) + f", {result.n_windows} windows"
+                if result and result.insufficient:
+                    evidence_n += f"; insufficient for an interval: {result.insufficient}"
                 row[f"v{v} evidence"] = evidence_n
                 colour[f"v{v}"] = colour[f"v{v} evidence"] = ""
                 if champion and v != champion and primary:
@@ -95,7 +102,12 @@ def heatmap_cells(report, attribute: str, policy) -> pd.DataFrame:
         iv = sg.result.metrics.get(spec.primary_metric)
         whole = report.tasks[task].metrics.get(spec.primary_metric) if task in report.tasks else None
         need = _min_subjects(policy, attribute, task)
-        enough = sg.result.n_subjects >= need and iv is not None and fmt.finite(iv.value)
+        enough = (
+            sg.result.n_subjects >= need
+            and not sg.result.insufficient
+            and iv is not None
+            and fmt.finite(iv.value)
+        )
         score = np.nan
         if enough and whole is not None and fmt.finite(whole.value) and whole.value and iv.value:
             score = whole.value / iv.value if spec.higher_is_better else iv.value / whole.value

@@ -1,6 +1,12 @@
 """The evaluation report: every task metric with a 95% confidence interval from a bootstrap over
 subjects, overall and per subgroup (source, device, skin tone, motion), with sample counts, plus the
 paired per-window predictions needed for Bland-Altman plots and for comparing two models.
+
+Evidence is counted in subjects. A binary task (AF) also counts its positive and negative subjects (a
+subject is positive when any of its windows is) and resamples them separately, so every resample holds
+both classes. Below ``MIN_INTERVAL_SUBJECTS`` subjects (per class for a binary task) a metric keeps its
+point value but has no interval, and the result says why it is insufficient: one subject's windows can
+never make a zero-width interval.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from ppg_models.evaluation.metrics import METRICS
 from ppg_models.tasks import get_task
 
 SUBGROUP_ATTRIBUTES = ("source", "device", "skin_tone", "motion")
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+MIN_INTERVAL_SUBJECTS = 3
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class TaskResult:
     n_windows: int
     n_subjects: int
     metrics: dict[str, Interval]
+    n_positive_subjects: int | None = None  # binary tasks: subjects with a positive window
+    n_negative_subjects: int | None = None
+    insufficient: str = ""  # why there are no intervals ("" when the subjects are enough)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class EvaluationReport:
                 lines.append(f"| {t} | 0 | no labeled test windows |")
                 continue
             cells = ", ".join(_cell(m, iv) for m, iv in r.metrics.items())
+            if r.insufficient:
+                cells += f" (no intervals: {r.insufficient})"
             lines.append(f"| {t} | {r.n_windows} ({r.n_subjects}) | {cells} |")
         return "\n".join(lines)
 
@@ -125,28 +137,67 @@ def _cell(name: str, iv: Interval) -> str:
     return f"{name} {format_interval(iv.value, iv.low, iv.high)}"
 
 
-def subject_weights(codes: np.ndarray, n_subjects: int, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, windows): how often each window's subject was drawn in each bootstrap resample."""
+def subject_weights(
+    codes: np.ndarray, n_subjects: int, resamples: int, seed: int, strata: np.ndarray | None = None
+) -> np.ndarray:
+    """(resamples, windows): how often each window's subject was drawn in each bootstrap resample.
+
+    With ``strata`` (one label per subject), subjects are drawn within each stratum, as many as it has."""
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_subjects, np.full(n_subjects, 1.0 / n_subjects), size=resamples)
-    return counts[:, codes].astype(np.float64)
+    if strata is None:
+        counts = rng.multinomial(n_subjects, np.full(n_subjects, 1.0 / n_subjects), size=resamples)
+        return counts[:, codes].astype(np.float64)
+    counts = np.zeros((resamples, n_subjects))
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        drawn = rng.multinomial(members.size, np.full(members.size, 1.0 / members.size), size=resamples)
+        counts[:, members] = drawn
+    return counts[:, codes]
+
+
+def _positive_subjects(y: np.ndarray, codes: np.ndarray, n_subjects: int) -> np.ndarray:
+    """Per subject (local codes): True when any of its windows is positive."""
+    positive = np.zeros(n_subjects, bool)
+    positive[codes[y == 1]] = True
+    return positive
 
 
 def task_result(
-    task: str, y: np.ndarray, p: np.ndarray, codes: np.ndarray, weights: np.ndarray
+    task: str, y: np.ndarray, p: np.ndarray, subjects: np.ndarray, resamples: int, seed: int
 ) -> TaskResult:
-    """Metrics of one task on the windows given (already restricted to labeled and estimated ones)."""
+    """Metrics of one task on the windows given (already restricted to labeled and estimated ones), with a
+    bootstrap over their subjects (stratified by class for a binary task)."""
     spec = get_task(task)
+    codes, uniques = pd.factorize(pd.Series(subjects, dtype=object))
+    n = len(uniques)
+    pos = neg = None
+    short = ""
+    if spec.kind == "binary":
+        positive = _positive_subjects(y, codes, n)
+        pos, neg = int(positive.sum()), int((~positive).sum())
+        if min(pos, neg) < MIN_INTERVAL_SUBJECTS:
+            short = (
+                f"{pos} AF-positive and {neg} AF-negative subjects (needs {MIN_INTERVAL_SUBJECTS} of each)"
+            )
+        strata = positive
+    else:
+        strata = None
+    if not short and n < MIN_INTERVAL_SUBJECTS:
+        short = f"{n} subject{'s' if n != 1 else ''} (needs {MIN_INTERVAL_SUBJECTS})"
+    weights = subject_weights(codes, n, resamples, seed, strata) if y.size and not short else None
     ones = np.ones((1, y.size))
     metrics = {}
     for name in spec.metrics:
         fn = METRICS[name]
         value = float(fn(y, p, ones)[0]) if y.size else float("nan")
-        boot = fn(y, p, weights) if y.size else np.array([np.nan])
-        finite = boot[np.isfinite(boot)]
-        low, high = np.percentile(finite, [2.5, 97.5]) if finite.size else (np.nan, np.nan)
-        metrics[name] = Interval(value, float(low), float(high))
-    return TaskResult(task, spec.unit, int(y.size), int(np.unique(codes).size), metrics)
+        low = high = float("nan")
+        if weights is not None:
+            boot = fn(y, p, weights)
+            finite = boot[np.isfinite(boot)]
+            if finite.size:
+                low, high = (float(x) for x in np.percentile(finite, [2.5, 97.5]))
+        metrics[name] = Interval(value, low, high)
+    return TaskResult(task, spec.unit, int(y.size), n, metrics, pos, neg, short)
 
 
 def evaluate(
@@ -160,20 +211,19 @@ def evaluate(
 ) -> EvaluationReport:
     """Score ``predictions`` against ``labels`` for the windows described by ``meta`` (same order), overall
     and per group of each of ``subgroup_attributes`` (the same bootstrap draws whichever are asked)."""
-    codes, uniques = pd.factorize(meta["subject_id"])
-    weights = subject_weights(codes, len(uniques), resamples, seed)
+    subjects = meta["subject_id"].astype(str).to_numpy()
     groups = {a: meta[a].astype(str).to_numpy() for a in subgroup_attributes}
     tasks, subgroups = {}, []
     for task, pred in predictions.items():
         y = labels[task].astype(float)
         ok = ~(np.isnan(y) | np.isnan(pred))
-        tasks[task] = task_result(task, y[ok], pred[ok], codes[ok], weights[:, ok])
+        tasks[task] = task_result(task, y[ok], pred[ok], subjects[ok], resamples, seed)
         for attribute, values in groups.items():
             for group in sorted(set(values[ok])):
                 sel = ok & (values == group)
                 subgroups.append(
                     SubgroupResult(
-                        attribute, group, task_result(task, y[sel], pred[sel], codes[sel], weights[:, sel])
+                        attribute, group, task_result(task, y[sel], pred[sel], subjects[sel], resamples, seed)
                     )
                 )
     columns: dict[str, list[Any]] = {

@@ -148,7 +148,11 @@ def paired_improvement(
         return Interval(float("nan"), float("nan"), float("nan")), 0, 0
     y, p_new, p_old = y[ok], p_new[ok], p_old[ok]
     codes, uniques = pd.factorize(merged["subject_id"][ok])
-    weights = subject_weights(codes, len(uniques), resamples, seed)
+    strata = None
+    if spec.kind == "binary":  # positive and negative subjects drawn apart: every resample has both
+        strata = np.zeros(len(uniques), bool)
+        strata[codes[y == 1]] = True
+    weights = subject_weights(codes, len(uniques), resamples, seed, strata)
     fn, sign = METRICS[spec.primary_metric], (1.0 if spec.higher_is_better else -1.0)
     ones = np.ones((1, y.size))
     point = sign * float(fn(y, p_new, ones)[0] - fn(y, p_old, ones)[0])

@@ -1,5 +1,7 @@
 """Evaluation metrics against scikit-learn, subject-bootstrap intervals, subgroups and JSON round trip."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,6 +59,11 @@ def _meta(n_subjects: int, per: int) -> pd.DataFrame:
     )
 
 
+def _as_text(report: EvaluationReport) -> str:
+    raw = report.to_dict()
+    return json.dumps([raw["tasks"], raw["subgroups"]], sort_keys=True)
+
+
 def test_report_has_intervals_subgroups_and_paired_predictions(tmp_path):
     meta = _meta(20, 10)
     rng = np.random.default_rng(1)
@@ -79,8 +86,7 @@ def test_report_has_intervals_subgroups_and_paired_predictions(tmp_path):
     assert list(frame.columns[:2]) == ["window_id", "subject_id"]
     assert frame["label_hr"].isna().sum() == 5
     back = EvaluationReport.from_json(report.to_json(tmp_path / "r.json"))
-    assert back.tasks == report.tasks
-    assert back.subgroups == report.subgroups
+    assert _as_text(back) == _as_text(report)  # NaN intervals (too few subjects) compare as text
     assert "| hr | 195 (20) |" in report.markdown()
 
 
@@ -120,3 +126,44 @@ def test_markdown_says_n_a_where_a_metric_cannot_be_computed():
     assert "auroc n/a" in text
     assert "| hr | 0 | no labeled test windows |" in text
     assert "nan" not in text
+
+
+def test_one_subject_gives_no_interval_and_says_insufficient():
+    meta = _meta(1, 40)
+    y = np.random.default_rng(3).normal(75, 5, 40)
+    report = evaluate({"hr": y + 3}, {"hr": y}, meta, "m", resamples=100)
+    hr = report.tasks["hr"]
+    assert hr.n_subjects == 1
+    assert hr.insufficient == "1 subject (needs 3)"
+    mae = hr.metrics["mae"]
+    assert mae.value == pytest.approx(3.0)
+    assert np.isnan(mae.low)
+    assert np.isnan(mae.high)  # never "[3, 3]"
+    assert "no intervals: 1 subject (needs 3)" in report.markdown()
+    by_tone = [s.result for s in report.subgroups if s.attribute == "skin_tone"]
+    assert all(np.isnan(r.metrics["mae"].low) and r.insufficient for r in by_tone)
+
+
+def test_af_counts_positive_and_negative_subjects_and_resamples_them_apart():
+    meta = _meta(8, 20)
+    subject = np.repeat(np.arange(8), 20)
+    y = (subject < 2).astype(float)  # two AF-positive subjects, six negative
+    p = np.clip(0.6 * y + 0.4 * np.random.default_rng(4).random(160), 0, 1)
+    af = evaluate({"af": p}, {"af": y}, meta, "m", resamples=200).tasks["af"]
+    assert (af.n_subjects, af.n_positive_subjects, af.n_negative_subjects) == (8, 2, 6)
+    assert "2 AF-positive and 6 AF-negative subjects" in af.insufficient
+    assert np.isnan(af.metrics["auroc"].low)
+    y3 = (subject < 3).astype(float)
+    noisy = np.clip(0.25 * y3 + 0.75 * np.random.default_rng(5).random(160), 0, 1)
+    af3 = evaluate({"af": noisy}, {"af": y3}, meta, "m", resamples=200).tasks["af"]
+    assert af3.insufficient == ""
+    assert af3.metrics["auroc"].low < af3.metrics["auroc"].high  # both classes in every resample
+
+
+def test_stratified_draws_keep_each_stratum_size():
+    codes = np.repeat(np.arange(6), 2)
+    strata = np.array([True, True, False, False, False, False])
+    w = subject_weights(codes, 6, resamples=300, seed=1, strata=strata)
+    per_subject = w[:, ::2]
+    assert np.all(per_subject[:, :2].sum(axis=1) == 2)  # two positives drawn in every resample
+    assert np.all(per_subject[:, 2:].sum(axis=1) == 4)
