@@ -128,7 +128,7 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
                 input_example=_input_example(run),
                 pip_requirements=PIP_REQUIREMENTS,
             )
-        mlflow.set_tag("ppg.model_uri", info.model_uri)  # MLflow 3 keeps the model apart from the run
+        mlflow.set_tags({"ppg.model_uri": info.model_uri, "ppg.model_id": info.model_id})  # MLflow 3: apart
         return active.info.run_id
 
 
@@ -141,8 +141,14 @@ def register(run_id: str, run: RunResult, trained_by: str) -> str:
         "ppg.weights_sha256": run.weights_sha256,
         "ppg.status": str(Status.REGISTERED),
     }
-    source = c.get_run(run_id).data.tags.get("ppg.model_uri") or f"runs:/{run_id}/model"
+    logged = c.get_run(run_id).data.tags  # MLflow 3 logs the model apart from the run, as a logged model
+    source, model_id = logged.get("ppg.model_uri", f"runs:/{run_id}/model"), logged.get("ppg.model_id")
     version = c.create_model_version(
-        settings.model_name(), source, run_id=run_id, tags=tags, description=run.out_dir.name
+        settings.model_name(),
+        source,
+        run_id=run_id,
+        tags=tags,
+        description=run.out_dir.name,
+        model_id=model_id,
     )
     return str(version.version)
