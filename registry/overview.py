@@ -8,41 +8,38 @@ from typing import Any
 
 from ppg_models.evaluation.report import format_interval
 from ppg_models.tasks import TASKS, get_task
-from registry import version_state
-from registry.promotion import decided_aliases
-from registry.tracking import client
-from registry.versions import all_versions, load_report, resolve
+from registry.review import version_table
+from registry.versions import load_report, resolve
 
 
-def _interval(metrics: dict[str, float], task: str, metric: str) -> dict[str, float] | None:
-    key = f"test.{task}.{metric}"
-    if key not in metrics:
+def _cell(row: dict[str, Any], task: str) -> dict[str, float | None] | None:
+    def finite(x: Any) -> float | None:
+        return None if x is None or x != x else float(x)  # NaN: no value
+
+    if finite(row[task]) is None:
         return None
-    return {"value": metrics[key], "low": metrics.get(f"{key}.low"), "high": metrics.get(f"{key}.high")}
+    return {"value": row[task], "low": finite(row[f"{task}.low"]), "high": finite(row[f"{task}.high"])}
 
 
 def list_versions() -> list[dict[str, Any]]:
-    """One row per version: status, aliases, provenance and each task's primary metric with its CI."""
-    c = client()
-    aliases = {v: a for a, v in decided_aliases().items() if v is not None}
-    states = version_state.decided()
+    """One row per version, oldest first: status, aliases, provenance and each task's primary metric with
+    its CI (the dashboard's batched table, ``registry.review.version_table``)."""
     rows = []
-    for mv in all_versions():
-        run = c.get_run(mv.run_id)
-        metrics = run.data.metrics
-        state = states.get(str(mv.version), {})
+    for r in reversed(version_table().to_dict("records")):
         rows.append(
             {
-                "version": str(mv.version),
-                "alias": aliases.get(str(mv.version)),
-                "status": state.get("status", "unrecorded (no registration record)"),
-                "gate": state.get("outcome"),
-                "policy_version": state.get("policy_version"),
-                "trained_by": state.get("trained_by"),
-                "approved_by": mv.tags.get("ppg.approved_by"),
-                "dataset": run.data.tags.get("ppg.dataset_version"),
-                "balancer": run.data.tags.get("ppg.balancer"),
-                "primary": {t.name: _interval(metrics, t.name, t.primary_metric) for t in TASKS},
+                "version": str(r["version"]),
+                "alias": r["alias"] or None,
+                "status": r["status"]
+                if r["status"] != "unrecorded"
+                else "unrecorded (no registration record)",
+                "gate": None if r["gate"] == "not judged" else r["gate"],
+                "policy_version": int(r["policy"].removeprefix("v")) if r["policy"] else None,
+                "trained_by": r["trained_by"] or None,
+                "approved_by": r["approved_by"] or None,
+                "dataset": r["dataset"] or None,
+                "balancer": r["balancer"] or None,
+                "primary": {t.name: _cell(r, t.name) for t in TASKS},
             }
         )
     return rows
