@@ -7,6 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ppg_models.evaluation import agreement
 from ppg_models.tasks import get_task
 
 WIDTH = 420
@@ -16,20 +17,14 @@ def bland_altman(frames: dict[str, pd.DataFrame], task: str) -> alt.Chart | None
     """Difference against mean for each version (colour), with its bias and 95 % limits of agreement."""
     points, lines = [], []
     for version, frame in frames.items():
-        if f"pred_{task}" not in frame:
+        ba = agreement.bland_altman(frame, task) if f"pred_{task}" in frame else None
+        if ba is None:
             continue
-        y = pd.to_numeric(frame[f"label_{task}"], errors="coerce").to_numpy(float)
-        p = pd.to_numeric(frame[f"pred_{task}"], errors="coerce").to_numpy(float)
-        ok = np.isfinite(y) & np.isfinite(p)
-        if ok.sum() < 2:
-            continue
-        mean, diff = (y[ok] + p[ok]) / 2, p[ok] - y[ok]
-        bias, sd = float(diff.mean()), float(diff.std(ddof=1))
-        points.append(pd.DataFrame({"version": version, "mean": mean, "difference": diff}))
+        points.append(pd.DataFrame({"version": version, "mean": ba.mean, "difference": ba.difference}))
         lines += [
-            {"version": version, "line": "bias", "value": bias},
-            {"version": version, "line": "bias + 1.96 SD", "value": bias + 1.96 * sd},
-            {"version": version, "line": "bias - 1.96 SD", "value": bias - 1.96 * sd},
+            {"version": version, "line": "bias", "value": ba.bias},
+            {"version": version, "line": "bias + 1.96 SD", "value": ba.limits[1]},
+            {"version": version, "line": "bias - 1.96 SD", "value": ba.limits[0]},
         ]
     if not points:
         return None
@@ -57,25 +52,14 @@ def bland_altman(frames: dict[str, pd.DataFrame], task: str) -> alt.Chart | None
     return (scatter + rules).properties(width=WIDTH, height=280, title=f"{task.upper()}: Bland-Altman")
 
 
-def roc_points(frame: pd.DataFrame, task: str) -> pd.DataFrame | None:
-    y = pd.to_numeric(frame.get(f"label_{task}"), errors="coerce").to_numpy(float)
-    p = pd.to_numeric(frame.get(f"pred_{task}"), errors="coerce").to_numpy(float)
-    ok = np.isfinite(y) & np.isfinite(p)
-    y, p = y[ok], p[ok]
-    if len(np.unique(y)) < 2:
-        return None
-    order = np.argsort(-p, kind="stable")
-    tpr = np.concatenate([[0], np.cumsum(y[order] == 1) / (y == 1).sum()])
-    fpr = np.concatenate([[0], np.cumsum(y[order] == 0) / (y == 0).sum()])
-    return pd.DataFrame({"1 − specificity": fpr, "sensitivity": tpr})
-
-
 def roc(frames: dict[str, pd.DataFrame], task: str = "af") -> alt.Chart | None:
     curves = []
     for version, frame in frames.items():
-        points = roc_points(frame, task)
-        if points is not None:
-            auc = float(np.trapezoid(points["sensitivity"], points["1 − specificity"]))
+        curve = agreement.roc(frame, task) if f"pred_{task}" in frame else None
+        if curve is not None:
+            fpr, tpr = curve
+            auc = float(np.trapezoid(tpr, fpr))
+            points = pd.DataFrame({"1 − specificity": fpr, "sensitivity": tpr})
             curves.append(points.assign(version=f"{version} (AUROC {auc:.3f})"))
     if not curves:
         return None

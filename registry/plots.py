@@ -8,9 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
+from ppg_models.evaluation import agreement
 from ppg_models.tasks import get_task
 
 
@@ -22,41 +22,32 @@ def _png(fig) -> bytes:
 
 
 def bland_altman(frame: pd.DataFrame, task: str) -> bytes | None:
-    y = frame[f"label_{task}"].to_numpy(dtype=float, na_value=np.nan)
-    p = frame[f"pred_{task}"].to_numpy(dtype=float, na_value=np.nan)
-    ok = np.isfinite(y) & np.isfinite(p)
-    if ok.sum() < 2:
+    ba = agreement.bland_altman(frame, task)
+    if ba is None:
         return None
-    mean, diff = (y[ok] + p[ok]) / 2, p[ok] - y[ok]
-    bias, sd = diff.mean(), diff.std(ddof=1)
     unit = get_task(task).unit
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter(mean, diff, s=6, alpha=0.5)
-    for level, style in ((bias, "-"), (bias + 1.96 * sd, "--"), (bias - 1.96 * sd, "--")):
+    ax.scatter(ba.mean, ba.difference, s=6, alpha=0.5)
+    for level, style in ((ba.bias, "-"), (ba.limits[1], "--"), (ba.limits[0], "--")):
         ax.axhline(level, color="k", linestyle=style, linewidth=1)
     ax.set_xlabel(f"mean of estimate and reference ({unit})")
     ax.set_ylabel(f"estimate - reference ({unit})")
-    ax.set_title(f"{task}: bias {bias:.2f}, limits of agreement ±{1.96 * sd:.2f} (n={ok.sum()})")
+    ax.set_title(f"{task}: bias {ba.bias:.2f}, limits of agreement ±{1.96 * ba.sd:.2f} (n={ba.mean.size})")
     return _png(fig)
 
 
 def roc(frame: pd.DataFrame, task: str = "af") -> bytes | None:
-    y = frame[f"label_{task}"].to_numpy(dtype=float, na_value=np.nan)
-    p = frame[f"pred_{task}"].to_numpy(dtype=float, na_value=np.nan)
-    ok = np.isfinite(y) & np.isfinite(p)
-    y, p = y[ok], p[ok]
-    if len(np.unique(y)) < 2:
+    curve = agreement.roc(frame, task)
+    if curve is None:
         return None
-    order = np.argsort(-p)
-    tpr = np.concatenate([[0], np.cumsum(y[order] == 1) / (y == 1).sum()])
-    fpr = np.concatenate([[0], np.cumsum(y[order] == 0) / (y == 0).sum()])
+    fpr, tpr = curve
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot(fpr, tpr)
     ax.plot([0, 1], [0, 1], "k:", linewidth=1)
     ax.axvline(0.05, color="r", linestyle="--", linewidth=0.8)  # 95 % specificity
     ax.set_xlabel("1 - specificity")
     ax.set_ylabel("sensitivity")
-    ax.set_title(f"{task} ROC (n={len(y)})")
+    ax.set_title(f"{task} ROC (n={agreement.paired(frame, task)[0].size})")
     return _png(fig)
 
 

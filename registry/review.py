@@ -177,6 +177,12 @@ class Evidence:
         return self.report.predictions_frame()
 
 
+def _state(version: str) -> dict[str, Any]:
+    """One version's decided state (one row, not every version's)."""
+    with reading() as conn:
+        return version_state.get(conn, str(version))
+
+
 def _artifact_text(run_id: str, path: str) -> str:
     import mlflow
 
@@ -213,7 +219,7 @@ def evidence(version: str, subgroups: tuple[str, ...] = ()) -> Evidence:
     policy's resamples and seed, so the intervals are the gate's), else the training run's test report
     (hash-checked), labelled as such. Subgroups are scored only for the attributes asked for."""
     mv = resolve(version)
-    state = version_state.decided().get(str(version), {})
+    state = _state(version)
     sha = state.get("report_sha256")
     if sha:
         text = _checked_text(mv.run_id, f"gate/candidate-predictions-{sha[:12]}.csv", sha, "gate evidence")
@@ -234,7 +240,7 @@ def evidence(version: str, subgroups: tuple[str, ...] = ()) -> Evidence:
 
 def verdict(version: str) -> Verdict | None:
     """The verdict in force for ``version`` (None when never judged), checked against its recorded hash."""
-    state = version_state.decided().get(str(version), {})
+    state = _state(version)
     sha, policy_sha = state.get("verdict_sha256"), state.get("policy_sha256")
     if not sha or not policy_sha:
         return None
