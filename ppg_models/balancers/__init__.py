@@ -4,13 +4,26 @@
 task); an unknown name raises an error listing the known ones.
 """
 
-from ppg_models.balancers import cagrad, dwa, famo, fixed, gradnorm, magnitude, mgda, pcgrad, uncertainty
+from ppg_models.balancers import (
+    aligned_mtl,
+    cagrad,
+    dwa,
+    famo,
+    fixed,
+    gradnorm,
+    magnitude,
+    mgda,
+    pcgrad,
+    uncertainty,
+    upgrad,
+)
 from ppg_models.balancers.base import BALANCERS, Balancer, Step, create_balancer
 
 __all__ = [
     "BALANCERS",
     "Balancer",
     "Step",
+    "aligned_mtl",
     "cagrad",
     "create_balancer",
     "dwa",
@@ -21,4 +34,5 @@ __all__ = [
     "mgda",
     "pcgrad",
     "uncertainty",
+    "upgrad",
 ]

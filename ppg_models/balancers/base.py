@@ -8,7 +8,7 @@ leaving its state for those tasks untouched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,12 +33,18 @@ class Balancer:
     paper: ClassVar[str] = ""
     #: backward passes per step, "1" or in terms of T (tasks present in the batch); every balancer declares it
     backward_passes: ClassVar[str]
+    #: whether the trainer must call ``after_step`` with the same batch's losses after the model's update
+    wants_losses_after_step: ClassVar[bool] = False
 
     def __init__(self, tasks: Sequence[str]) -> None:
         self.tasks = tuple(tasks)
 
     def backward(self, step: Step) -> dict[str, float]:
         raise NotImplementedError
+
+    def after_step(self, losses_after: dict[str, float]) -> None:
+        """The present tasks' losses on the step's batch after the optimiser's update (only called when
+        ``wants_losses_after_step``)."""
 
     def parameters(self) -> list[nn.Parameter]:
         """Learnable balancer parameters the trainer's optimiser must update (e.g. log variances)."""
@@ -71,9 +77,17 @@ BALANCERS: NamedRegistry[Balancer] = NamedRegistry("balancer", fixed_args=1)  # 
 # ---- helpers shared by balancers -------------------------------------------------------------------
 
 
-def weighted_backward(losses: dict[str, torch.Tensor], weights: dict[str, float | torch.Tensor]) -> None:
+def weighted_backward(
+    losses: dict[str, torch.Tensor],
+    weights: dict[str, float | torch.Tensor],
+    inputs: list[nn.Parameter] | None = None,
+) -> None:
+    """Gradients of the weighted sum of the losses: on every parameter, or only on ``inputs``."""
     total = sum(weights[t] * losses[t] for t in losses)
-    total.backward()  # type: ignore[union-attr]
+    if inputs is None:
+        total.backward()  # type: ignore[union-attr]
+    else:
+        torch.autograd.backward(total, inputs=[p for p in inputs if p.requires_grad])
 
 
 def task_gradients(losses: dict[str, torch.Tensor], params: list[nn.Parameter]) -> torch.Tensor:
@@ -128,3 +142,15 @@ def create_balancer(name: str, tasks: Sequence[str], **params: Any) -> Balancer:
         raise ValueError(f"protected task {protected!r} is not among the tasks {list(tasks)}")
     inner = cls([t for t in tasks if t != protected], **params)
     return ProtectedTask(tasks, inner=inner, protected=protected, **protected_params)
+
+
+def gramian_backward(step: Step, weighting: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, float]:
+    """Jacobian descent on the shared parameters: ``weighting`` maps the (tasks x tasks) Gramian of the
+    present tasks' shared gradients to one weight per task, the shared update is the weighted sum of
+    the gradients times the number of tasks (the scale of a plain sum of losses), and every head
+    follows its own unweighted loss. Returns the weights used, mean 1."""
+    tasks = list(step.losses)
+    grads = task_gradients(step.losses, step.shared)  # (tasks, shared parameters)
+    weights = weighting((grads @ grads.T).double()).to(grads) * len(tasks)
+    backward_heads_then_set_shared(step, dict.fromkeys(tasks, 1.0), weights @ grads)
+    return dict(zip(tasks, weights.tolist(), strict=True))

@@ -1,9 +1,12 @@
 """FAMO: Liu et al., "FAMO: Fast adaptive multitask optimization", NeurIPS 2023.
 
-Minimises sum_t z_t log L_t with z = softmax(logits) (one backward pass), and moves the logits towards
-the tasks whose log loss fell least. The paper measures that fall on the same batch after the update
-(one extra forward pass); here it is measured between consecutive steps of a task, which needs no extra
-pass and is what the trainer can afford on CPU.
+Minimises sum_t z_t log L_t with z = softmax(w) (one backward pass), scaled by c = sum_t z_t / L_t so
+that the step size does not depend on the loss scale. After the model's update, the fall of every
+task's log loss on the same batch, delta_t = log L_t(before) - log L_t(after), drives the logits: their
+gradient is d = J_softmax(w)^T delta, and, as in the paper's code, Adam with weight decay (the
+``gamma`` regulariser, ``decay`` here) takes the step, per task so that a task absent from a
+step keeps its state. Measuring the fall on the same batch costs one extra forward
+pass per step (``wants_losses_after_step``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pydantic import Field
 
 from ppg_models.balancers.base import BALANCERS, Balancer, Step
 
+EPS = 1e-8
+
 
 @BALANCERS.register("famo")
 class FAMO(Balancer):
@@ -24,6 +29,7 @@ class FAMO(Balancer):
 
     paper = "Liu et al., NeurIPS 2023"
     backward_passes = "1"
+    wants_losses_after_step = True
 
     def __init__(
         self,
@@ -33,43 +39,60 @@ class FAMO(Balancer):
     ) -> None:
         super().__init__(tasks)
         self.lr, self.decay = lr, decay
-        self.logits = dict.fromkeys(tasks, 0.0)
-        self.previous: dict[str, float] = {}
+        n = len(self.tasks)
+        self.logits = torch.zeros(n, dtype=torch.float64)
+        # Adam's moments and step count per task, so a task absent from a step keeps all of its state
+        self.moments = torch.zeros(2, n, dtype=torch.float64)
+        self.steps = torch.zeros(n, dtype=torch.float64)
+        self._before: dict[str, float] = {}  # this step's losses, for the update after it
 
-    def _update_logits(self, log_losses: dict[str, float]) -> None:
-        common = [t for t in log_losses if t in self.previous]
-        if len(common) < 2:
-            return
-        delta = {t: self.previous[t] - log_losses[t] for t in common}  # improvement of each task
-        z = self._softmax(common)
-        # gradient of sum_t z_t delta_t with respect to the logits: z_t (delta_t - sum_i z_i delta_i)
-        mean = sum(z[t] * delta[t] for t in common)
-        for t in common:
-            self.logits[t] -= self.lr * (z[t] * (delta[t] - mean) + self.decay * self.logits[t])
+    def _rows(self, tasks: Sequence[str]) -> list[int]:
+        return [self.tasks.index(t) for t in tasks]
 
-    def _softmax(self, tasks: list[str]) -> dict[str, float]:
-        m = max(self.logits[t] for t in tasks)
-        exps = {t: math.exp(self.logits[t] - m) for t in tasks}
-        s = sum(exps.values())
-        return {t: e / s for t, e in exps.items()}
+    def weights_of(self, tasks: Sequence[str]) -> torch.Tensor:
+        """z: softmax of the logits of the tasks present in a step (absent tasks take no share)."""
+        return torch.softmax(self.logits[self._rows(tasks)], dim=0)
 
     def backward(self, step: Step) -> dict[str, float]:
-        losses = {t: loss.clamp_min(1e-8) for t, loss in step.losses.items()}
-        log_now = {t: math.log(float(loss.detach())) for t, loss in losses.items()}
-        self._update_logits(log_now)
-        self.previous.update(log_now)
-        tasks = list(losses)
-        z = self._softmax(tasks)
-        c = sum(z[t] / float(losses[t].detach()) for t in tasks)
-        total = sum(z[t] / c * torch.log(losses[t]) for t in tasks)
+        tasks = list(step.losses)
+        losses = [step.losses[t].clamp_min(EPS) for t in tasks]
+        z = self.weights_of(tasks)
+        values = torch.tensor([float(v.detach()) for v in losses], dtype=torch.float64)
+        c = float((z / values).sum())
+        total = sum(float(z[i]) / c * torch.log(loss) for i, loss in enumerate(losses))
         total.backward()  # type: ignore[union-attr]
-        # effective weight on L_t: d total / d L_t = z_t / (c L_t); scaled to mean 1
-        eff = {t: z[t] / (c * float(losses[t].detach())) for t in tasks}
-        mean = sum(eff.values()) / len(eff)
-        return self.all_weights({t: w / mean for t, w in eff.items()})
+        self._before = dict(zip(tasks, values.tolist(), strict=True))
+        # effective weight on L_t: z_t / (c L_t); reported with mean 1
+        eff = z / (c * values)
+        return self.all_weights(dict(zip(tasks, (eff / eff.mean()).tolist(), strict=True)))
+
+    def after_step(self, losses_after: dict[str, float]) -> None:
+        """The paper's logit update from the same batch's losses before and after the model's step."""
+        tasks = [t for t in self._before if t in losses_after]
+        self._before, before = {}, self._before
+        if len(tasks) < 2:
+            return
+        rows = self._rows(tasks)
+        delta = torch.tensor(
+            [math.log(before[t] + EPS) - math.log(losses_after[t] + EPS) for t in tasks], dtype=torch.float64
+        )
+        z = torch.softmax(self.logits[rows], dim=0)
+        grad = z * (delta - (z * delta).sum())  # J_softmax^T delta
+        self._adam(rows, grad)
+
+    def _adam(self, rows: list[int], grad: torch.Tensor) -> None:
+        """torch.optim.Adam's step (L2 weight decay, betas 0.9/0.999, eps 1e-8) on the given logits."""
+        b1, b2 = 0.9, 0.999
+        w = self.logits[rows]
+        g = grad + self.decay * w
+        m = self.moments[0, rows] * b1 + (1 - b1) * g
+        v = self.moments[1, rows] * b2 + (1 - b2) * g * g
+        t = self.steps[rows] + 1
+        step = self.lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + 1e-8)
+        self.logits[rows], self.moments[0, rows], self.moments[1, rows], self.steps[rows] = w - step, m, v, t
 
     def state_dict(self) -> dict[str, Any]:
-        return {"logits": dict(self.logits), "previous": dict(self.previous)}
+        return {"logits": self.logits.clone(), "moments": self.moments.clone(), "steps": self.steps.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.logits, self.previous = dict(state["logits"]), dict(state["previous"])
+        self.logits, self.moments, self.steps = (state[k].clone() for k in ("logits", "moments", "steps"))

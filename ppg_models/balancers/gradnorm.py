@@ -1,7 +1,8 @@
 """GradNorm: Chen et al., "GradNorm: Gradient normalization for adaptive loss balancing in deep
 multitask networks", ICML 2018. Learnable weights are moved so that each task's weighted gradient norm
 on the last shared layer tracks the mean norm scaled by the task's relative inverse training rate
-(L_t / L_t(0)) ** alpha."""
+(L_t / L_t(0)) ** alpha. With several task groups, each task's norm is taken on its own group's last
+shared layer; the weights are still balanced across all tasks."""
 
 from __future__ import annotations
 
@@ -31,34 +32,42 @@ class GradNorm(Balancer):
         self.alpha, self.lr = alpha, lr
         self.weights = dict.fromkeys(tasks, 1.0)
         self.initial: dict[str, float] = {}  # first loss seen per task: tasks may appear late
-        self._layer: dict[frozenset[str], int] = {}
+        self._layers: dict[frozenset[str], dict[str, int]] = {}
 
-    def _last_common_layer(self, step: Step) -> torch.nn.Parameter:
-        """The last shared weight that every present task's loss reaches (under soft sharing, per-task
-        routers or columns are shared parameters that only some tasks reach)."""
+    def _norm_layers(self, step: Step) -> dict[str, torch.nn.Parameter]:
+        """Per present task, the weight its gradient norm is measured on: the last shared weight that
+        every task sharing parameters with it reaches. Under one hard-shared backbone that is the
+        backbone's last layer for all tasks; with several groups, each group's own last layer; under
+        soft sharing, the last layer all the group's columns or routers reach."""
         key = frozenset(step.losses)
-        if key not in self._layer:
-            for i in range(len(step.shared) - 1, -1, -1):
-                p = step.shared[i]
-                if p.dim() < 2:
-                    continue
-                grads = [
-                    torch.autograd.grad(v, p, retain_graph=True, allow_unused=True)[0]
-                    for v in step.losses.values()
-                ]
-                if all(g is not None for g in grads):
-                    self._layer[key] = i
-                    break
-            else:
-                raise RuntimeError("no shared weight is reached by every task")
-        return step.shared[self._layer[key]]
+        if key not in self._layers:
+            reach = {
+                t: {
+                    i
+                    for i, g in enumerate(
+                        torch.autograd.grad(loss, step.shared, retain_graph=True, allow_unused=True)
+                    )
+                    if g is not None
+                }
+                for t, loss in step.losses.items()
+            }
+            layers: dict[str, int] = {}
+            for t in step.losses:
+                peers = [u for u in step.losses if reach[u] & reach[t]]
+                common = set.intersection(*(reach[u] for u in peers))
+                candidates = [i for i in common if step.shared[i].dim() >= 2]
+                if not candidates:
+                    raise RuntimeError(f"no shared weight is reached by task {t!r} and its group")
+                layers[t] = max(candidates)
+            self._layers[key] = layers
+        return {t: step.shared[i] for t, i in self._layers[key].items()}
 
     def backward(self, step: Step) -> dict[str, float]:
         present = list(step.losses)
-        last_shared = self._last_common_layer(step)
+        layers = self._norm_layers(step)
         norms = {}
         for t in present:
-            (g,) = torch.autograd.grad(step.losses[t], last_shared, retain_graph=True)
+            (g,) = torch.autograd.grad(step.losses[t], layers[t], retain_graph=True)
             norms[t] = float(g.norm())
             self.initial.setdefault(t, max(float(step.losses[t].detach()), 1e-8))
         if len(present) > 1:

@@ -53,6 +53,10 @@ class ProtectedTask(Balancer):
         self.best: float | None = None
         self.name = f"{inner.name}+protected"
         self.backward_passes = f"{inner.backward_passes} + 2"
+        self.wants_losses_after_step = inner.wants_losses_after_step
+
+    def after_step(self, losses_after: dict[str, float]) -> None:
+        self.inner.after_step({t: v for t, v in losses_after.items() if t != self.protected})
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return self.inner.parameters()

@@ -62,6 +62,34 @@ class MultiTaskModel(nn.Module):
         """Backbone parameters: what several tasks' losses pull on."""
         return [p for b in self.backbones for p in b.parameters() if p.requires_grad]
 
+    def group_of(self, task: str) -> int:
+        return self._group_of[task]
+
+    def group_modules(self, g: int) -> dict[str, nn.Module]:
+        """Group ``g``'s backbone and heads, by state-dict prefix: everything its tasks are made of."""
+        modules: dict[str, nn.Module] = {f"backbones.{g}": self.backbones[g]}
+        for task in self.spec.groups[g]:
+            key = self._head_of[task][0]
+            modules[f"heads.{key}"] = self.heads[key]
+        return modules
+
+    def group_parameters(self, g: int) -> list[nn.Parameter]:
+        return [p for m in self.group_modules(g).values() for p in m.parameters() if p.requires_grad]
+
+    def group_state(self, g: int) -> dict[str, torch.Tensor]:
+        """Group ``g``'s weights and buffers (detached CPU copies, state-dict names)."""
+        return {
+            f"{prefix}.{name}": value.detach().cpu().clone()
+            for prefix, module in self.group_modules(g).items()
+            for name, value in module.state_dict().items()
+        }
+
+    def load_group_state(self, g: int, state: dict[str, torch.Tensor]) -> None:
+        for prefix, module in self.group_modules(g).items():
+            module.load_state_dict(
+                {k.removeprefix(f"{prefix}."): v for k, v in state.items() if k.startswith(f"{prefix}.")}
+            )
+
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         return [p for p in self.heads[self._head_of[task][0]].parameters() if p.requires_grad]
 

@@ -1,5 +1,6 @@
-"""The training loop: AdamW with warm-up and cosine decay, any registered balancer, early stopping on the
-validation loss, checkpoints every epoch with resume, seeded determinism and CPU thread control.
+"""The training loop: AdamW with warm-up and cosine decay, any registered balancer, gradient clipping and
+model selection per task group (``selection``), early stopping on the validation loss, checkpoints every
+epoch with resume, seeded determinism and CPU thread control.
 
 Progress is reported through ``on_progress(event)`` so that callers choose how to show it.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,21 +26,23 @@ from ppg_models.training.checkpoint import atomic_save, load_state
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import WindowSet, epoch_order, label_scaling
 from ppg_models.training.losses import task_losses
+from ppg_models.training.selection import GroupSelection
 
 Progress = Callable[[dict[str, Any]], None]
-LAST, BEST = "last.pt", "best.pt"
+LAST = "last.pt"
 
 
 @dataclass
 class TrainResult:
     model: MultiTaskModel
     history: list[dict[str, Any]]
-    best_epoch: int
+    best_epoch: int  # the latest of the groups' best epochs
     affinity: np.ndarray | None
     checkpoint_dir: Path
     train_seconds: float
     windows_seen: int
     resumed_from: int | None = None
+    best_epochs: dict[str, int] | None = None  # per group ("hr+spo2"), the epoch its weights come from
 
     @property
     def windows_per_second(self) -> float:
@@ -113,6 +117,30 @@ def validation_losses(
     return {t: sums[t] / counts[t] for t in sums}
 
 
+@contextmanager
+def frozen_batch_norm(model: torch.nn.Module) -> Iterator[None]:
+    """Batch-norm layers normalise with the batch's statistics but do not update their running ones."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+
+
+@torch.no_grad()
+def losses_after_step(
+    model: MultiTaskModel, x: torch.Tensor, targets: dict[str, torch.Tensor]
+) -> dict[str, float]:
+    """The batch's task losses under the updated weights, measured as the step's own were (training
+    mode), without touching the running statistics: for balancers that learn from a step's effect."""
+    with frozen_batch_norm(model):
+        return {t: float(v) for t, v in task_losses(model(x), targets).items()}
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, train: WindowSet, val: WindowSet, checkpoint_dir: Path) -> None:
         self.config, self.train_set, self.val_set = config, train, val
@@ -145,8 +173,8 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.affinity = AffinityTracker(self.tasks) if config.affinity_every else None
         self.history: list[dict[str, Any]] = []
-        self.epoch, self.best, self.best_epoch, self.stale = 0, math.inf, -1, 0
-        self.reference: dict[str, float] = {}  # first validation loss of each task
+        self.epoch = 0
+        self.selection = GroupSelection(self.model.spec.groups, o.patience)
         self.global_step, self.windows_seen, self.train_seconds = 0, 0, 0.0
 
     # -- checkpoints ---------------------------------------------------------------------------------
@@ -160,13 +188,10 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "progress": {
                 "epoch": self.epoch,
-                "best": self.best,
-                "best_epoch": self.best_epoch,
-                "stale": self.stale,
+                "selection": self.selection.state_dict(),
                 "global_step": self.global_step,
                 "windows_seen": self.windows_seen,
                 "train_seconds": self.train_seconds,
-                "reference": self.reference,
             },
             "history": self.history,
             "affinity": None
@@ -180,6 +205,8 @@ class Trainer:
         if not path.is_file():
             return None
         state = load_state(path, self.device)
+        if "selection" not in state["progress"]:  # written before per-group selection: start afresh
+            return None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -187,30 +214,18 @@ class Trainer:
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         p = state["progress"]
-        self.epoch, self.best, self.best_epoch, self.stale = (
-            p["epoch"],
-            p["best"],
-            p["best_epoch"],
-            p["stale"],
-        )
+        self.epoch = p["epoch"]
+        self.selection.load_state_dict(p["selection"])
         self.global_step, self.windows_seen, self.train_seconds = (
             p["global_step"],
             p["windows_seen"],
             p["train_seconds"],
         )
-        self.reference = dict(p["reference"])
         self.history = state["history"]
         if self.affinity is not None and state["affinity"] is not None:
             self.affinity.sums = np.array(state["affinity"]["sums"])
             self.affinity.counts = np.array(state["affinity"]["counts"], dtype=int)
         return self.epoch
-
-    def monitor(self, val: dict[str, float]) -> float:
-        """Mean over tasks of the validation loss relative to the task's first one, so every task
-        counts the same whatever its loss scale."""
-        for task, value in val.items():
-            self.reference.setdefault(task, max(value, 1e-8))
-        return float(np.mean([v / self.reference[t] for t, v in val.items()])) if val else math.inf
 
     # -- one epoch -----------------------------------------------------------------------------------
     def train_epoch(self, on_progress: Progress | None) -> dict[str, Any]:
@@ -237,9 +252,12 @@ class Trainer:
             weights = self.balancer.backward(
                 Step(losses, self.model.shared_parameters(), task_params, features)
             )
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+            for g in range(len(self.model.spec.groups)):  # one group's spike never shrinks another's step
+                torch.nn.utils.clip_grad_norm_(self.model.group_parameters(g), o.grad_clip)
             self.optimizer.step()
             self.scheduler.step()
+            if self.balancer.wants_losses_after_step:
+                self.balancer.after_step(losses_after_step(self.model, x, targets))
             steps += 1
             self.windows_seen += len(idx)
             for t, loss in losses.items():
@@ -259,33 +277,30 @@ class Trainer:
 
     def fit(self, on_progress: Progress | None = None) -> None:
         o = self.config.optim
-        while self.epoch < o.epochs and self.stale < o.patience:
+        while self.epoch < o.epochs and not self.selection.done:
             record = self.train_epoch(on_progress)
             val = validation_losses(self.model, self.val_set, self.device)
             self.balancer.observe_validation(val)
-            monitor = self.monitor(val)
-            improved = monitor < self.best - 1e-6 and self.balancer.accepts_checkpoint(val)
-            if improved:
-                self.best, self.best_epoch, self.stale = monitor, self.epoch, 0
-                atomic_save(
-                    {k: v.detach().cpu() for k, v in self.model.state_dict().items()}, self.dir / BEST
-                )
-            else:
-                self.stale += 1
+            improved = self.selection.observe(
+                self.epoch, val, self.model, self.dir, self.balancer.accepts_checkpoint
+            )
             record.update(
                 epoch=self.epoch,
                 val_loss=val,
-                monitor=monitor,
+                monitor=self.selection.monitor(val),
                 lr=self.scheduler.get_last_lr()[0],
-                improved=improved,
+                improved=bool(improved),
+                improved_groups=improved,
             )
             self.history.append(record)
             self.epoch += 1
             self.save()
             if on_progress:
                 on_progress({"event": "epoch", **record})
-        if (self.dir / BEST).is_file():
-            self.model.load_state_dict(load_state(self.dir / BEST, self.device))
+        self.selection.restore_best(self.model, self.dir)
+
+    def best_epochs(self) -> dict[str, int]:
+        return {"+".join(g): e for g, e in zip(self.selection.groups, self.selection.best_epoch, strict=True)}
 
 
 def train(
@@ -303,10 +318,11 @@ def train(
     return TrainResult(
         model=trainer.model.eval(),
         history=trainer.history,
-        best_epoch=trainer.best_epoch,
+        best_epoch=max(trainer.selection.best_epoch),
         affinity=None if trainer.affinity is None else trainer.affinity.matrix(),
         checkpoint_dir=checkpoint_dir,
         train_seconds=trainer.train_seconds,
         windows_seen=trainer.windows_seen,
         resumed_from=resumed,
+        best_epochs=trainer.best_epochs(),
     )

@@ -70,7 +70,7 @@ def test_one_step_of_every_balancer_on_every_backbone(balancer, backbone, protec
 
 
 def test_unknown_names_list_the_known_ones():
-    with pytest.raises(KeyError, match="known: cagrad, dwa, famo"):
+    with pytest.raises(KeyError, match="known: aligned_mtl, cagrad, dwa, famo"):
         create_balancer("adam", TASK_NAMES)
     with pytest.raises(KeyError, match="known: cross_stitch, lora_experts, resnet1d"):
         ModelSpec(groups=[["hr"]], backbone="vit") and MultiTaskModel(

@@ -1,0 +1,91 @@
+"""Model selection per task group: each backbone (with its heads) keeps the epoch best for its own tasks.
+
+One checkpoint for all tasks lets the noisiest or slowest task decide every task's epoch: a task still
+improving is cut short when another has stopped. Groups have their own backbones and heads, so each can
+be kept from its own best epoch. A group's monitor is the mean over its tasks of the validation loss
+relative to the task's first one (every task counts the same whatever its loss scale). Training stops
+when every group has gone ``patience`` epochs without improving.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ppg_models.models.multitask import MultiTaskModel
+from ppg_models.training.checkpoint import atomic_save, load_state
+
+
+def best_file(directory: Path, g: int) -> Path:
+    return directory / f"best-g{g}.pt"
+
+
+class GroupSelection:
+    def __init__(self, groups: Sequence[Sequence[str]], patience: int) -> None:
+        self.groups = [list(g) for g in groups]
+        self.patience = patience
+        self.reference: dict[str, float] = {}  # first validation loss of each task
+        self.best = [math.inf] * len(self.groups)
+        self.best_epoch = [-1] * len(self.groups)
+        self.stale = [0] * len(self.groups)
+
+    def monitor(self, val: dict[str, float], tasks: Sequence[str] | None = None) -> float:
+        """Mean relative validation loss over ``tasks`` (default: every task with a loss)."""
+        for task, value in val.items():
+            self.reference.setdefault(task, max(value, 1e-8))
+        chosen = [t for t in (tasks if tasks is not None else val) if t in val]
+        return float(np.mean([val[t] / self.reference[t] for t in chosen])) if chosen else math.inf
+
+    def observe(
+        self,
+        epoch: int,
+        val: dict[str, float],
+        model: MultiTaskModel,
+        directory: Path,
+        accepts: Callable[[dict[str, float]], bool],
+    ) -> list[int]:
+        """Record an epoch's validation losses; saves every group that improved and returns their indices.
+        ``accepts(group losses)`` may refuse an epoch for a group (a protected task above its ceiling)."""
+        improved = []
+        for g, tasks in enumerate(self.groups):
+            value = self.monitor(val, tasks)
+            losses = {t: val[t] for t in tasks if t in val}
+            if value < self.best[g] - 1e-6 and accepts(losses):
+                self.best[g], self.best_epoch[g], self.stale[g] = value, epoch, 0
+                atomic_save(model.group_state(g), best_file(directory, g))
+                improved.append(g)
+            else:
+                self.stale[g] += 1
+        return improved
+
+    @property
+    def done(self) -> bool:
+        return all(s >= self.patience for s in self.stale)
+
+    def restore_best(self, model: MultiTaskModel, directory: Path) -> None:
+        """Every group back to its best epoch (a group never saved keeps its last weights)."""
+        device = next(model.parameters()).device
+        for g in range(len(self.groups)):
+            path = best_file(directory, g)
+            if path.is_file():
+                model.load_group_state(g, {k: v.to(device) for k, v in load_state(path, device).items()})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "reference": dict(self.reference),
+            "best": list(self.best),
+            "best_epoch": list(self.best_epoch),
+            "stale": list(self.stale),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reference = dict(state["reference"])
+        self.best, self.best_epoch, self.stale = (
+            list(state["best"]),
+            list(state["best_epoch"]),
+            list(state["stale"]),
+        )
