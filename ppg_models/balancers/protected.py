@@ -8,7 +8,10 @@ AF detection is safety-critical, so its training signal is never traded away:
   shared parameters against the protected task;
 - its validation loss is kept under a ceiling by dual ascent: when the loss is above the ceiling its
   weight grows by ``penalty`` times the relative excess each epoch, and relaxes back towards 1 when under.
-  The ceiling is fixed (``ceiling``) or relative to the best validation loss seen (``slack``);
+  The ceiling comes from a reference measured elsewhere, ``reference`` (the protected task's validation
+  loss of the single-task model or of the champion on the same validation set) times ``1 + slack``;
+  never from the run's own best, which a run that degrades the task from its first epoch would set
+  low enough to excuse. Without a reference there is no ceiling, only the gradient protection;
 - optionally (``constrain_selection``), as a constraint on model selection: an epoch whose protected
   validation loss is above the ceiling is never kept as the best model, whatever the other tasks gained.
   Off by default: on small validation sets the protected loss is noisy, and the constraint then pins
@@ -18,9 +21,10 @@ AF detection is safety-critical, so its training signal is never traded away:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 
 from ppg_models.balancers.base import Balancer, Step, set_flat_grad, task_gradients
 
@@ -39,18 +43,17 @@ class ProtectedTask(Balancer):
         tasks: Sequence[str],
         inner: Balancer,
         protected: str,
-        ceiling: float | None = None,
-        slack: float = 0.05,
+        reference: Annotated[float, Field(gt=0)] | None = None,
+        slack: Annotated[float, Field(ge=0)] = 0.05,
         penalty: float = 2.0,
         max_weight: float = 10.0,
         constrain_selection: bool = False,
     ) -> None:
         super().__init__(tasks)
         self.inner, self.protected = inner, protected
-        self.ceiling, self.slack, self.penalty, self.max_weight = ceiling, slack, penalty, max_weight
+        self.reference, self.slack, self.penalty, self.max_weight = reference, slack, penalty, max_weight
         self.constrain_selection = constrain_selection
         self.weight = 1.0
-        self.best: float | None = None
         self.name = f"{inner.name}+protected"
         self.backward_passes = f"{inner.backward_passes} + 2"
         self.wants_losses_after_step = inner.wants_losses_after_step
@@ -65,9 +68,7 @@ class ProtectedTask(Balancer):
         self.inner.end_epoch()
 
     def current_ceiling(self) -> float | None:
-        if self.ceiling is not None:
-            return self.ceiling
-        return None if self.best is None else self.best * (1 + self.slack)
+        return None if self.reference is None else self.reference * (1 + self.slack)
 
     def observe_validation(self, losses: dict[str, float]) -> None:
         self.inner.observe_validation({t: v for t, v in losses.items() if t != self.protected})
@@ -78,7 +79,6 @@ class ProtectedTask(Balancer):
         if ceiling is not None and ceiling > 0:
             excess = (value - ceiling) / ceiling
             self.weight = min(self.max_weight, max(1.0, self.weight + self.penalty * excess))
-        self.best = value if self.best is None else min(self.best, value)
 
     def accepts_checkpoint(self, losses: dict[str, float]) -> bool:
         """Model selection under the ceiling: an epoch that lets the protected loss exceed it is not kept."""
@@ -116,8 +116,8 @@ class ProtectedTask(Balancer):
         return self.all_weights(used)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "weight": self.weight, "best": self.best}
+        return {"inner": self.inner.state_dict(), "weight": self.weight}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.inner.load_state_dict(state["inner"])
-        self.weight, self.best = state["weight"], state["best"]
+        self.weight = state["weight"]

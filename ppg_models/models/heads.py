@@ -114,37 +114,62 @@ class AttentionLogit(Head):
         return self.mlp(torch.cat([pooled, features.std(dim=2)], dim=1))
 
 
-class RhythmLogit(Head):
-    """AF: shared features plus a private encoder of the pulse at full rate.
+class DilatedBlock(nn.Module):
+    """A residual dilated convolution: (batch, dim, steps) -> same shape."""
 
-    Atrial fibrillation shows in the irregularity of beat-to-beat intervals, a timing detail that the
-    shared features (0.256 s steps, shaped by the regression tasks too) blur. A small convolutional
-    encoder of the z-scored pulse channel keeps 32 ms resolution; attention pooling over both views.
+    def __init__(self, dim: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation)
+        self.norm = nn.BatchNorm1d(dim)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + F.gelu(self.norm(self.conv(h)))
+
+
+class RhythmLogit(Head):
+    """AF: shared features plus a private rhythm encoder of the pulse that sees several beats at 32 ms.
+
+    Atrial fibrillation is the irregularity of successive beat intervals: a timing detail that the
+    shared features (0.256 s steps, shaped by the regression tasks too) blur, and that a short window
+    cannot see (one beat interval is 0.3-2 s). The private encoder keeps 31.25 Hz resolution and stacks
+    dilated residual convolutions (dilations 1-32) to a receptive field of about 4.2 s, four or more
+    beats at any heart rate above 60 bpm, so each step compares several intervals. Pooled by attention,
+    by spread over time and by the mean step-to-step change (irregularity), with the shared view.
     """
+
+    DILATIONS = (1, 2, 4, 8, 16, 32)
 
     def __init__(self, in_channels: int, tasks: Sequence[str], dim: int = 32) -> None:
         super().__init__(in_channels, tasks)
         self.pulse = nn.Sequential(
-            nn.Conv1d(1, 16, 7, stride=2, padding=3),
+            nn.Conv1d(1, 16, 7, stride=2, padding=3),  # 62.5 Hz
             nn.GELU(),
-            nn.Conv1d(16, dim, 7, stride=2, padding=3),
+            nn.Conv1d(16, dim, 7, stride=2, padding=3),  # 31.25 Hz
             nn.GELU(),
-            nn.Conv1d(dim, dim, 5, padding=4, dilation=2),
-            nn.GELU(),
+            *(DilatedBlock(dim, d) for d in self.DILATIONS),
         )
         self.score_shared = nn.Conv1d(in_channels, 1, 1)
         self.score_pulse = nn.Conv1d(dim, 1, 1)
-        self.mlp = mlp(2 * in_channels + 2 * dim, len(self.tasks))
+        self.mlp = mlp(2 * in_channels + 3 * dim, len(self.tasks))
 
     @staticmethod
     def _pool(h: torch.Tensor, score: nn.Conv1d) -> torch.Tensor:
         weights = score(h).softmax(dim=2)
         return torch.cat([(h * weights).sum(dim=2), h.std(dim=2)], dim=1)
 
+    @staticmethod
+    def receptive_field_seconds() -> float:
+        """Of the private encoder, at its 31.25 Hz output (stem included)."""
+        steps = 1 + 2 * sum(RhythmLogit.DILATIONS)  # kernel 3 per block
+        return (steps * 4 + 6 + 12) / 125.0  # two stride-2 stems of kernel 7
+
     def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        pulse = self.pulse(x[:, PULSE : PULSE + 1])  # (batch, dim, ~313) at 31.25 Hz
+        pulse = self.pulse(x[:, PULSE : PULSE + 1])  # (batch, dim, 313) at 31.25 Hz
+        change = (pulse[:, :, 1:] - pulse[:, :, :-1]).abs().mean(dim=2)  # (batch, dim)
         return self.mlp(
-            torch.cat([self._pool(features, self.score_shared), self._pool(pulse, self.score_pulse)], dim=1)
+            torch.cat(
+                [self._pool(features, self.score_shared), self._pool(pulse, self.score_pulse), change], dim=1
+            )
         )
 
 

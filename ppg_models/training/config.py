@@ -79,7 +79,10 @@ class BalancerConfig(_Strict):
     name: str = "fixed"
     params: dict[str, Any] = Field(default_factory=dict)
     protected: str | None = Field(None, description="Task whose gradient is never altered (e.g. af).")
-    protected_params: dict[str, Any] = Field(default_factory=dict, description="ceiling, slack, penalty")
+    protected_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="reference (a validation loss), slack, penalty, max_weight, constrain_selection",
+    )
 
     @field_validator("name")
     @classmethod

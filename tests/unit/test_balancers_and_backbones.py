@@ -103,20 +103,48 @@ def test_protected_task_gradient_is_never_altered(small_model):
     assert float(rest @ g_af) >= -1e-6 * float(g_af @ g_af), "others never push against the protected task"
 
 
-def test_protected_ceiling_raises_the_weight_when_exceeded_and_relaxes_after():
-    bal = create_balancer("fixed", TASK_NAMES, protected="af", protected_slack=0.0, protected_penalty=5.0)
+def test_protected_ceiling_comes_from_the_reference_and_raises_the_weight_when_exceeded():
+    bal = create_balancer(
+        "fixed",
+        TASK_NAMES,
+        protected="af",
+        protected_reference=0.5,
+        protected_slack=0.0,
+        protected_penalty=5.0,
+    )
     bal.observe_validation({"af": 0.5, "hr": 1.0})
     assert bal.weight == 1.0
-    bal.observe_validation({"af": 0.6, "hr": 1.0})  # 20% over the best (0.5)
+    bal.observe_validation({"af": 0.6, "hr": 1.0})  # 20% over the reference
     assert bal.weight == pytest.approx(2.0)
     bal.observe_validation({"af": 0.4, "hr": 1.0})
     assert bal.weight < 2.0
 
 
+def test_a_run_that_degrades_the_protected_task_from_the_start_cannot_set_its_own_ceiling():
+    """Without a reference there is no ceiling to excuse a bad run; the run's own best never becomes one."""
+    free = create_balancer("fixed", TASK_NAMES, protected="af", protected_constrain_selection=True)
+    for loss in (0.9, 0.95, 1.0):
+        free.observe_validation({"af": loss})
+    assert free.current_ceiling() is None
+    assert free.weight == 1.0
+    anchored = create_balancer(
+        "fixed", TASK_NAMES, protected="af", protected_reference=0.3, protected_constrain_selection=True
+    )
+    for loss in (0.9, 0.95, 1.0):
+        anchored.observe_validation({"af": loss})
+    assert anchored.weight > 1.0
+    assert not anchored.accepts_checkpoint({"af": 0.9})
+
+
 def test_protected_task_can_constrain_model_selection():
-    free = create_balancer("fixed", TASK_NAMES, protected="af")
+    free = create_balancer("fixed", TASK_NAMES, protected="af", protected_reference=0.5)
     strict = create_balancer(
-        "fixed", TASK_NAMES, protected="af", protected_constrain_selection=True, protected_slack=0.1
+        "fixed",
+        TASK_NAMES,
+        protected="af",
+        protected_reference=0.5,
+        protected_constrain_selection=True,
+        protected_slack=0.1,
     )
     for bal in (free, strict):
         bal.observe_validation({"af": 0.5})

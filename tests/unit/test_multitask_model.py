@@ -116,3 +116,19 @@ def test_simulated_batch_flows_through_the_whole_pipeline(small_model):
     preds = model.predict(prepare_inputs(table))
     assert set(preds) == {"hr", "af"}
     assert preds["hr"].shape == (5,)
+
+
+def test_the_af_rhythm_encoder_sees_several_beat_intervals():
+    """A change in the pulse 2 s before or after a step reaches that step of AF's private encoder."""
+    import torch
+
+    from ppg_models.models.heads import RhythmLogit
+
+    head = RhythmLogit(16, ["af"]).eval()
+    x = torch.zeros(1, 1, 1250, requires_grad=True)
+    out = head.pulse(x)  # (1, dim, 313) at 31.25 Hz
+    out[0, :, 156].sum().backward()  # the middle step, t = 5 s
+    reach = torch.nonzero(x.grad[0, 0].abs() > 0).flatten()
+    seconds = (int(reach.max()) - int(reach.min())) / 125.0
+    assert seconds >= 4.0, f"receptive field {seconds:.2f} s"
+    assert RhythmLogit.receptive_field_seconds() >= 4.0
