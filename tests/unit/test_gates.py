@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ppg_models.evaluation.paired import paired_improvement
 from ppg_models.evaluation.report import evaluate
-from registry.gates.judge import judge, paired_improvement
+from registry.gates.judge import judge
 from registry.gates.policy import GatePolicy, GatePolicyError
 
 N_SUBJECTS, PER_SUBJECT = 90, 6
