@@ -1,343 +1,340 @@
-"""Multi-task vs single-task on a fixed simulated benchmark with a subject-held-out test set.
+"""Multi-task vs single-task on a fixed simulated benchmark, stratified by subject, over several seeds.
 
-Run: .venv/bin/python benchmarks/mtl.py [--quick]
-Writes benchmarks/results/mtl.json and .md (mtl-quick.* with --quick).
+Run: .venv/bin/python benchmarks/mtl.py [--quick] [--seeds N] [--jobs J] [--device cpu|cuda]
+Writes benchmarks/results/mtl.json and .md (mtl-quick.* with --quick, a smoke run); every finished
+seed is also kept in benchmarks/results/mtl-seeds/ so that an interrupted run loses nothing.
 
-Compared: one single-task ResNet per task; the hard-sharing ResNet with several loss balancers (and
-PCGrad with AF protected); a soft-sharing or expert model; the DSP baselines. Reported per task: the
-catalogue's metrics with 95% subject-bootstrap intervals, plus MAE on windows without motion; per
-model: parameters, CPU inference time per window, training throughput and delta_m against the
-single-task models.
+Data: batches from every source in turn, plus a dedicated AF cohort (three further wearable studies,
+their subjects named apart) so that the stratified split (the training path's own ``split_by_subject``
+with ``subject_strata``: source x AF status) gives validation at least 5 and test at least 20
+AF-positive subjects; the split is checked and the counts recorded. A seed changes the data split and
+the initialisation.
 
-delta_m (%) = mean over tasks of (-1)^h_t (M_model,t - M_single,t) / M_single,t x 100, with h_t = 1
-when the task's primary metric is higher-is-better (AF AUROC). Negative delta_m is better than
-single-task (Navon et al., 2022 convention).
+Compared, on the same split per seed: one single-task model per task; the multi-task network with
+equal weights (always a row), with FAMO and UPGrad, with AF on its own backbone, and with AF protected
+against a reference ceiling (the single-task AF model's validation loss); a constant predictor per
+regression task (the training mean); the DSP baselines. Every metric has its 95 % subject-bootstrap
+interval; seeds are summarised as mean +- SD (``mtl_report``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_io import write_results
+from mtl_report import markdown, summarise, thread_check_summary
+from results_io import RESULTS, write_results
 
 from ppg_models.baselines.run import BASELINE_TASKS, estimate_vitals
+from ppg_models.evaluation.paired import paired_improvement
 from ppg_models.evaluation.report import EvaluationReport, evaluate
-from ppg_models.models.multitask import count_parameters
+from ppg_models.models.multitask import MultiTaskModel, count_parameters
+from ppg_models.models.spec import ModelSpec
 from ppg_models.sim.simulate import batch_sources, simulate_batch
 from ppg_models.tasks import TASK_NAMES, get_task
 from ppg_models.training.config import TrainConfig
-from ppg_models.training.data import WindowSet, split_by_subject, windows_from_table
+from ppg_models.training.data import WindowSet, split_by_subject, subject_strata, windows_from_table
 from ppg_models.training.run import run_training
 
-SEED = 2026
-MODES = {
-    "quick": {
-        "batches": 3,
-        "windows": 700,
-        "epochs": 4,
-        "balancers": ["fixed", "uncertainty", "pcgrad", "famo"],
-        "soft": "lora_experts",
-    },
-    "full": {
-        "batches": 6,
-        "windows": 1200,
-        "epochs": 12,
-        "balancers": [
-            "fixed",
-            "magnitude",
-            "uncertainty",
-            "dwa",
-            "gradnorm",
-            "pcgrad",
-            "mgda",
-            "cagrad",
-            "famo",
-        ],
-        "soft": "lora_experts",
-    },
+DATA_SEED = 2026
+AF_STUDIES = (2027, 2028, 2029)  # simulator seeds of the AF cohort's wearable studies
+FRACTIONS = (0.6, 0.15, 0.25)
+MIN_AF_SUBJECTS = {"val": 5, "test": 20}
+OTHERS = [t for t in TASK_NAMES if t != "af"]
+MODES: dict[str, dict[str, Any]] = {
+    "quick": {"batches": 3, "windows": 300, "af_batches": 12, "af_windows": 250, "epochs": 3,
+              "patience": 2, "epoch_windows": 1024, "seeds": 3, "bootstrap": 200},
+    "full": {"batches": 6, "windows": 1000, "af_batches": 12, "af_windows": 250, "epochs": 30,
+             "patience": 6, "epoch_windows": 2048, "seeds": 3, "bootstrap": 500},
+}  # fmt: skip
+#: multi-task rows: name -> (model section, balancer section); "REF" is replaced by the reference
+MULTI: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "mtl-equal": ({}, {"name": "fixed"}),
+    "mtl-famo": ({}, {"name": "famo"}),
+    "mtl-upgrad": ({}, {"name": "upgrad"}),
+    "mtl-af-own-backbone": ({"groups": [OTHERS, ["af"]]}, {"name": "fixed"}),
+    "mtl-pcgrad+af-protected": (
+        {},
+        {"name": "pcgrad", "protected": "af", "protected_params": {"reference": "REF", "slack": 0.05}},
+    ),
 }
-TARGETS = {"hr": 2.0, "spo2": 1.5, "rr": 2.0}  # MAE on windows without motion
 
 
-def benchmark_data(batches: int, windows: int) -> tuple[dict[str, WindowSet], pa.Table]:
-    tables = [simulate_batch(src, SEED, b, windows) for b, src in enumerate(batch_sources(batches))]
-    table = pa.concat_tables(tables)
-    ws = windows_from_table(table)
-    idx = split_by_subject(ws.meta["subject_id"].tolist(), (0.7, 0.1, 0.2), seed=SEED)
-    return {name: ws.subset(i) for name, i in idx.items()}, table.take(pa.array(idx["test"]))
+def _renamed(table: pa.Table, study: int) -> pa.Table:
+    """A second study of the same source: its subjects are other people, so they get other ids."""
+    ids = pc.binary_join_element_wise(pa.scalar(f"afstudy{study}"), table.column("subject_id"), "-")
+    i = table.schema.get_field_index("subject_id")
+    return table.set_column(i, table.schema.field(i), ids)
 
 
-def inference_ms_per_window(
-    model: torch.nn.Module, x: np.ndarray, device: str = "cpu", repeats: int = 5
-) -> float:
-    model = model.to(device).eval()
-    batch = torch.from_numpy(x[:256]).to(device)
+def benchmark_table(mode: dict[str, Any]) -> pa.Table:
+    main = [
+        simulate_batch(s, DATA_SEED, b, mode["windows"]) for b, s in enumerate(batch_sources(mode["batches"]))
+    ]
+    cohort = [
+        _renamed(simulate_batch("wearable", study, b, mode["af_windows"]), study)
+        for study in AF_STUDIES
+        for b in range(mode["af_batches"])
+    ]
+    return pa.concat_tables(main + cohort)
+
+
+def split(table: pa.Table, seed: int) -> tuple[dict[str, pa.Table], dict[str, int]]:
+    """Stratified subject split (source x AF status) and each part's AF-positive subject count."""
+    meta = table.select(["subject_id", "source"]).to_pandas()
+    af = table.column("af").to_numpy(zero_copy_only=False).astype(float)
+    idx = split_by_subject(meta["subject_id"].tolist(), FRACTIONS, seed, subject_strata(meta, af))
+    parts = {name: table.take(pa.array(i)) for name, i in idx.items()}
+    counts = {}
+    for name, part in parts.items():
+        frame = part.select(["subject_id", "af"]).to_pandas().dropna()
+        counts[name] = int((frame.groupby("subject_id")["af"].max() > 0).sum())
+    for name, least in MIN_AF_SUBJECTS.items():
+        if counts[name] < least:
+            raise SystemExit(
+                f"split seed {seed}: {counts[name]} AF-positive subjects in {name}, needs {least}"
+            )
+    return parts, counts
+
+
+def inference_ms_per_window(model_section: dict[str, Any], repeats: int = 7) -> float:
+    """CPU time per window of one forward pass over 256 windows (2 threads, nothing else running: timed
+    apart from training, on a model of the row's architecture)."""
+    torch.set_num_threads(2)
+    tasks = model_section.get("tasks", list(TASK_NAMES))
+    model = MultiTaskModel(ModelSpec(groups=model_section.get("groups", [tasks]))).eval()
+    batch = torch.randn(256, len(model.spec.input_channels), model.spec.samples)
     with torch.no_grad():
         model(batch)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             model(batch)
-            if device == "cuda":
-                torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times)) / len(batch)
 
 
-def clean_mae(report: EvaluationReport, task: str) -> float:
-    frame = report.predictions_frame()
-    sel = (frame["motion"] == "none") & frame[f"label_{task}"].notna() & frame[f"pred_{task}"].notna()
-    return (
-        float(np.mean(np.abs(frame.loc[sel, f"pred_{task}"] - frame.loc[sel, f"label_{task}"])))
-        if sel.any()
-        else float("nan")
-    )
+def inference_times(models: list[str] | None) -> dict[str, float]:
+    rows = {f"single-{t}": {"tasks": [t]} for t in TASK_NAMES}
+    rows |= {
+        name: model
+        for name, (model, _) in MULTI.items()
+        if not models or name in models or name == "mtl-equal"
+    }
+    return {name: inference_ms_per_window(section) for name, section in rows.items()}
 
 
-def train_one(
-    name: str, model: dict[str, Any], balancer: dict[str, Any], epochs: int, parts, device: str
-) -> dict[str, Any]:
+def train_one(name, model, balancer, parts, mode, seed, device, threads=1) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.from_dict(
             {
                 "data": {"paths": ["in-memory"]},
                 "model": model,
                 "balancer": balancer,
-                "optim": {"epochs": epochs, "batch_size": 64, "patience": 4},
+                "optim": {
+                    "epochs": mode["epochs"],
+                    "patience": mode["patience"],
+                    "epoch_windows": mode["epoch_windows"],
+                },
+                "seed": seed,
+                "threads": threads,
                 "device": device,
-                "bootstrap": 200,
+                "bootstrap": mode["bootstrap"],
                 "out_dir": tmp,
                 "name": name,
             }
         )
         run = run_training(cfg, splits=parts, resume=False)
-    m = run.training.model
+    m, history = run.training.model, run.training.history
+    af_epoch = next((e for g, e in (run.training.best_epochs or {}).items() if "af" in g.split("+")), -1)
     return {
         "name": name,
         "report": run.report,
         "parameters": count_parameters(m),
-        "inference_ms_per_window": inference_ms_per_window(m.cpu(), parts["test"].x),
         "train_windows_per_s": run.training.windows_per_second,
-        "best_epoch": run.training.best_epoch,
-        "device": device,
+        "train_seconds": run.training.train_seconds,
+        "epochs_run": len(history),
+        "best_epochs": run.training.best_epochs,
+        "af_val_loss": history[af_epoch]["val_loss"].get("af") if af_epoch >= 0 else None,
     }
 
 
-def dsp_report(test_table: pa.Table, parts) -> EvaluationReport:
-    est = estimate_vitals(test_table)
+def constant_report(parts: dict[str, WindowSet], bootstrap: int) -> EvaluationReport:
+    """Every regression task predicted as its training mean."""
     test = parts["test"]
-    return evaluate(
-        {t: est[t].to_numpy() for t in BASELINE_TASKS}, test.labels, test.meta, model="dsp", resamples=200
-    )
-
-
-def primary(report: EvaluationReport, task: str) -> float:
-    result = report.tasks.get(task)
-    return result.metrics[get_task(task).primary_metric].value if result else float("nan")
-
-
-def delta_m(report: EvaluationReport, singles: dict[str, EvaluationReport], tasks: list[str]) -> float:
-    terms = []
-    for t in tasks:
-        ours, base = primary(report, t), primary(singles[t], t)
-        sign = -1.0 if get_task(t).higher_is_better else 1.0
-        terms.append(sign * (ours - base) / base * 100)
-    return float(np.mean(terms))
-
-
-def run_models(mode: dict[str, Any], parts, device: str) -> list[dict[str, Any]]:
-    runs = []
+    preds = {}
     for task in TASK_NAMES:
-        runs.append(
-            train_one(f"single-{task}", {"tasks": [task]}, {"name": "fixed"}, mode["epochs"], parts, device)
-        )
-        print(f"trained single-{task}", flush=True)
-    for bal in mode["balancers"]:
-        runs.append(train_one(f"mtl-{bal}", {}, {"name": bal}, mode["epochs"], parts, device))
-        print(f"trained mtl-{bal}", flush=True)
-    runs.append(
-        train_one(
-            "mtl-pcgrad+af-protected",
-            {},
-            {"name": "pcgrad", "protected": "af"},
-            mode["epochs"],
-            parts,
-            device,
-        )
-    )
-    runs.append(
-        train_one(
-            f"mtl-{mode['soft']}",
-            {"backbone": mode["soft"]},
-            {"name": "fixed"},
-            mode["epochs"],
-            parts,
-            device,
-        )
-    )
-    return runs
+        if get_task(task).kind == "regression":
+            y = parts["train"].labels[task]
+            preds[task] = np.full(len(test), float(np.nanmean(y)))
+    return evaluate(preds, test.labels, test.meta, model="constant", resamples=bootstrap)
 
 
-def summarise(runs: list[dict[str, Any]], dsp: EvaluationReport) -> dict[str, Any]:
-    singles = {
-        r["name"].removeprefix("single-"): r["report"] for r in runs if r["name"].startswith("single-")
-    }
-    single_params = sum(r["parameters"] for r in runs if r["name"].startswith("single-"))
-    single_infer = float(
-        np.mean([r["inference_ms_per_window"] for r in runs if r["name"].startswith("single-")])
+def dsp_report(test_table: pa.Table, test: WindowSet, bootstrap: int) -> EvaluationReport:
+    est = estimate_vitals(test_table)
+    preds = {t: est[t].to_numpy() for t in BASELINE_TASKS}
+    return evaluate(preds, test.labels, test.meta, model="dsp", resamples=bootstrap)
+
+
+def scored(report: EvaluationReport) -> dict[str, Any]:
+    """Per task: every metric with its interval, subject counts, and MAE on still and low-motion windows."""
+    frame = report.predictions_frame()
+    out = {}
+    for task, res in report.tasks.items():
+        entry = {m: vars(iv) for m, iv in res.metrics.items()}
+        entry |= {"n_windows": res.n_windows, "n_subjects": res.n_subjects, "insufficient": res.insufficient}
+        if res.n_positive_subjects is not None:
+            entry |= {
+                "af_positive_subjects": res.n_positive_subjects,
+                "af_negative_subjects": res.n_negative_subjects,
+            }
+        if get_task(task).kind == "regression":
+            for label, levels in (("mae_still", ["none"]), ("mae_low_motion", ["none", "low"])):
+                sel = (
+                    frame["motion"].isin(levels)
+                    & frame[f"label_{task}"].notna()
+                    & frame[f"pred_{task}"].notna()
+                )
+                diff = frame.loc[sel, f"pred_{task}"] - frame.loc[sel, f"label_{task}"]
+                entry[label] = float(diff.abs().mean()) if sel.any() else None
+        out[task] = entry
+    return out
+
+
+def af_paired(report: EvaluationReport, single_af: EvaluationReport, bootstrap: int, seed: int) -> dict:
+    """AF AUROC of (multi - single) on the same test windows, paired subject bootstrap."""
+    iv, n, subjects = paired_improvement(
+        report.predictions_frame(), single_af.predictions_frame(), "af", bootstrap, seed
     )
+    return {"value": iv.value, "low": iv.low, "high": iv.high, "n_windows": n, "n_subjects": subjects}
+
+
+def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    mode = MODES[mode_name]
+    table = benchmark_table(mode)
+    tables, af_subjects = split(table, DATA_SEED + seed)
+    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    runs = [
+        train_one(f"single-{t}", {"tasks": [t]}, {"name": "fixed"}, parts, mode, seed, device)
+        for t in TASK_NAMES
+    ]
+    reference = next(r for r in runs if r["name"] == "single-af")["af_val_loss"]
+    for name, (model, balancer) in MULTI.items():
+        if models and name not in models and name != "mtl-equal":  # equal weighting is always a row
+            continue
+        balancer = json.loads(json.dumps(balancer).replace('"REF"', json.dumps(reference)))
+        runs.append(train_one(name, model, balancer, parts, mode, seed, device))
+        print(f"seed {seed}: trained {name}", flush=True)
+    single_af = next(r for r in runs if r["name"] == "single-af")["report"]
     rows = []
     for r in runs:
-        rep = r["report"]
-        tasks = [t for t in rep.tasks if t in singles]
-        rows.append(
-            {
-                "model": r["name"],
-                "parameters": r["parameters"],
-                "inference_ms_per_window": round(r["inference_ms_per_window"], 4),
-                "train_windows_per_s": round(r["train_windows_per_s"], 1),
-                "best_epoch": r["best_epoch"],
-                "delta_m_pct": None
-                if r["name"].startswith("single-")
-                else round(delta_m(rep, singles, tasks), 2),
-                "tasks": {
-                    t: {m: vars(iv) for m, iv in res.metrics.items()} | {"n": res.n_windows}
-                    for t, res in rep.tasks.items()
-                },
-                "clean_mae": {t: clean_mae(rep, t) for t in TARGETS if t in rep.tasks},
-            }
-        )
+        row = {k: v for k, v in r.items() if k != "report"} | {"tasks": scored(r["report"])}
+        if "af" in r["report"].tasks and r["name"] != "single-af":
+            row["af_auroc_vs_single"] = af_paired(r["report"], single_af, mode["bootstrap"], seed)
+        rows.append(row)
+    rows.append({"name": "constant", "tasks": scored(constant_report(parts, mode["bootstrap"]))})
     rows.append(
         {
-            "model": "dsp-baselines",
-            "tasks": {
-                t: {m: vars(iv) for m, iv in res.metrics.items()} | {"n": res.n_windows}
-                for t, res in dsp.tasks.items()
-            },
-            "clean_mae": {t: clean_mae(dsp, t) for t in TARGETS},
+            "name": "dsp-baselines",
+            "tasks": scored(dsp_report(tables["test"], parts["test"], mode["bootstrap"])),
         }
     )
-    return {
+    result = {
+        "seed": seed,
+        "split_seed": DATA_SEED + seed,
+        "windows": {k: len(v) for k, v in parts.items()},
+        "subjects": {k: int(v.meta["subject_id"].nunique()) for k, v in parts.items()},
+        "af_positive_subjects": af_subjects,
+        "af_reference_val_loss": reference,
         "rows": rows,
-        "single_task_parameters_total": single_params,
-        "single_task_inference_ms_mean": single_infer,
-        "singles": singles,
     }
+    keep = RESULTS / "mtl-seeds"
+    keep.mkdir(parents=True, exist_ok=True)
+    (keep / f"{mode_name}-seed{seed}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    return result
 
 
-def markdown(summary: dict[str, Any], title: str) -> str:
-    tasks = list(TASK_NAMES)
-    head = (
-        "| model | params | infer ms/window | train windows/s | Δm % | "
-        + " | ".join(f"{t} {get_task(t).primary_metric}" for t in tasks)
-        + " | HR/SpO2/RR MAE, no motion |"
-    )
-    lines = [title, "", head, "|" + "---|" * (6 + len(tasks))]
-    for r in summary["rows"]:
-        cells = []
-        for t in tasks:
-            m = r["tasks"].get(t, {}).get(get_task(t).primary_metric)
-            cells.append(f"{m['value']:.3g} [{m['low']:.3g}, {m['high']:.3g}]" if m else "–")
-        clean = " / ".join(f"{r['clean_mae'].get(t, float('nan')):.2f}" for t in TARGETS)
-        dm = r.get("delta_m_pct")
-        lines.append(
-            f"| {r['model']} | {r.get('parameters', '–')} | {r.get('inference_ms_per_window', '–')} | "
-            f"{r.get('train_windows_per_s', '–')} | {'–' if dm is None else dm} | "
-            + " | ".join(cells)
-            + f" | {clean} |"
-        )
-    lines += [
-        "",
-        "Δm: mean relative change of each task's primary metric against its single-task model;"
-        " negative is better.",
-    ]
-    return "\n".join(lines)
+def thread_check(mode_name: str, device: str) -> dict[str, Any]:
+    """The equal-weight model trained twice on seed 0, with 1 and with 2 CPU threads."""
+    mode = MODES[mode_name] | {"epochs": 2}
+    tables, _ = split(benchmark_table(mode), DATA_SEED)
+    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    out = {}
+    for threads in (1, 2):
+        run = train_one(f"threads-{threads}", {}, {"name": "fixed"}, parts, mode, 0, device, threads=threads)
+        out[threads] = {
+            t: run["report"].tasks[t].metrics[get_task(t).primary_metric].value for t in ("hr", "af")
+        }
+    (RESULTS / "mtl-seeds" / f"{mode_name}-threads.json").write_text(json.dumps(out) + "\n")
+    return out
 
 
-def targets_check(summary: dict[str, Any]) -> dict[str, Any]:
-    rows = {r["model"]: r for r in summary["rows"]}
-    best = min(
-        (r for r in summary["rows"] if r["model"].startswith("mtl-") and "resnet" not in r["model"]),
-        key=lambda r: r["delta_m_pct"],
-    )
-    singles = summary["singles"]
-    beats = [
-        t
-        for t in TASK_NAMES
-        if (primary_of(best, t) - primary(singles[t], t)) * (1 if get_task(t).higher_is_better else -1) > 0
-    ]
-    af_single = primary(singles["af"], "af")
-    return {
-        "best_multitask_model": best["model"],
-        "parameter_saving_pct": round(
-            100 * (1 - rows["mtl-fixed"]["parameters"] / summary["single_task_parameters_total"]), 1
-        ),
-        "tasks_where_best_beats_single": beats,
-        "af_auroc_best_vs_single": [primary_of(best, "af"), af_single],
-        "clean_mae_best": best["clean_mae"],
-        "inference_ratio_vs_one_single": round(
-            rows["mtl-fixed"]["inference_ms_per_window"] / summary["single_task_inference_ms_mean"], 2
-        ),
-    }
-
-
-def primary_of(row: dict[str, Any], task: str) -> float:
-    return row["tasks"][task][get_task(task).primary_metric]["value"]
+def saved(mode_name: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, float]] | None]:
+    """The seeds (and thread check) an earlier, possibly interrupted, run of this mode kept."""
+    keep = RESULTS / "mtl-seeds"
+    per_seed = [json.loads(f.read_text()) for f in sorted(keep.glob(f"{mode_name}-seed*.json"))]
+    threads_file = keep / f"{mode_name}-threads.json"
+    threads = json.loads(threads_file.read_text()) if threads_file.is_file() else None
+    return per_seed, None if threads is None else {int(k): v for k, v in threads.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--quick", action="store_true", help="smaller data and fewer epochs: a few minutes on 2 cores"
+        "--quick", action="store_true", help="a smoke run of a few minutes: tiny data, 3 epochs"
+    )
+    parser.add_argument("--seeds", type=int, help="number of seeds (default: the mode's, 3)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="seeds trained at once")
+    parser.add_argument(
+        "--models", nargs="*", help=f"multi-task rows to train (default all: {', '.join(MULTI)})"
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--summarise", action="store_true", help="only rebuild the results from kept seeds")
     args = parser.parse_args()
-    mode = MODES["quick" if args.quick else "full"]
-    torch.set_num_threads(2)
+    mode_name = "quick" if args.quick else "full"
+    mode = MODES[mode_name]
+    seeds = list(range(args.seeds or mode["seeds"]))
     started = time.perf_counter()
-    parts, test_table = benchmark_data(mode["batches"], mode["windows"])
-    runs = run_models(mode, parts, args.device)
-    summary = summarise(runs, dsp_report(test_table, parts))
-    gpu = None
-    if args.device == "cpu" and torch.cuda.is_available():
-        gpu = train_one("mtl-fixed-cuda", {}, {"name": "fixed"}, mode["epochs"], parts, "cuda")[
-            "train_windows_per_s"
-        ]
-    name = "mtl-quick" if args.quick else "mtl"
-    splits = {k: len(v) for k, v in parts.items()}
-    title = (
-        f"Multi-task benchmark ({'quick' if args.quick else 'full'}): seed {SEED},"
-        f" windows train/val/test {splits}, "
-        f"{mode['epochs']} epochs max, CPU (2 threads); 95% CIs from a bootstrap over test subjects."
-    )
-    md = markdown(summary, title)
-    checks = targets_check(summary)
-    md += "\n\nTargets: " + ", ".join(f"{k} = {v}" for k, v in checks.items())
-    md += f"\n\nGPU training throughput (mtl-fixed): {gpu if gpu else 'no CUDA device on this machine'}"
-    payload = {k: v for k, v in summary.items() if k != "singles"}
-    write_results(
-        name,
-        {
-            "mode": mode,
-            "seed": SEED,
-            "splits": splits,
-            "targets": checks,
-            "gpu_train_windows_per_s": gpu,
-            "wall_seconds": round(time.perf_counter() - started, 1),
-            **payload,
-        },
-        md,
-    )
+    if args.summarise:
+        per_seed, threads = saved(mode_name)
+        if not per_seed:
+            raise SystemExit(f"no kept seeds in {RESULTS / 'mtl-seeds'} for the {mode_name} mode")
+    else:
+        n = len(seeds)
+        with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, n))) as pool:
+            per_seed = list(pool.map(run_seed, [mode_name] * n, seeds, [args.device] * n, [args.models] * n))
+            threads = pool.submit(thread_check, mode_name, args.device).result()
+    summary = summarise(per_seed, inference_times(args.models))
+    payload = {
+        "mode": mode_name,
+        "smoke_run": args.quick,
+        "settings": mode,
+        "device": args.device,
+        "data_seed": DATA_SEED,
+        "af_studies": list(AF_STUDIES),
+        "fractions": FRACTIONS,
+        "summary": summary,
+        "thread_check": None if threads is None else thread_check_summary(threads),
+        "per_seed": per_seed,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_results("mtl-quick" if args.quick else "mtl", payload, markdown(payload))
 
 
 if __name__ == "__main__":

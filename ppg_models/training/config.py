@@ -115,6 +115,9 @@ class OptimConfig(_Strict):
     weight_decay: float = Field(1e-2, ge=0)
     warmup_epochs: float = Field(1.0, ge=0)
     patience: int = Field(5, ge=1, description="Epochs without validation improvement before stopping.")
+    epoch_windows: int | None = Field(
+        None, ge=2, description="Windows drawn per epoch (default: as many as the training set holds)."
+    )
     grad_clip: float = Field(5.0, gt=0)
 
 

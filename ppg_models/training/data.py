@@ -176,11 +176,15 @@ def label_scaling(
     return mean, std
 
 
-def epoch_order(meta: pd.DataFrame, rng: np.random.Generator, balance_sources: bool) -> np.ndarray:
-    """Window order for one epoch: a permutation, or a source-balanced draw of the same size."""
+def epoch_order(
+    meta: pd.DataFrame, rng: np.random.Generator, balance_sources: bool, size: int | None = None
+) -> np.ndarray:
+    """Window order for one epoch of ``size`` windows (default: all of them): permutations, or a
+    source-balanced draw."""
     n = len(meta)
+    size = n if size is None else size
     if not balance_sources:
-        return rng.permutation(n)
+        return np.concatenate([rng.permutation(n) for _ in range(-(-size // n))])[:size]
     counts = meta["source"].map(meta["source"].value_counts()).to_numpy(dtype=float)
     p = (1.0 / counts) / (1.0 / counts).sum()
-    return rng.choice(n, size=n, replace=True, p=p)
+    return rng.choice(n, size=size, replace=True, p=p)

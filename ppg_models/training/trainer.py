@@ -165,7 +165,7 @@ class Trainer:
             ],
             lr=o.lr,
         )
-        steps_per_epoch = max(1, len(train) // o.batch_size)
+        steps_per_epoch = max(1, (o.epoch_windows or len(train)) // o.batch_size)
         self.steps_per_epoch = steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _lr_lambda(o.epochs * steps_per_epoch, int(o.warmup_epochs * steps_per_epoch))
@@ -231,7 +231,9 @@ class Trainer:
     def train_epoch(self, on_progress: Progress | None) -> dict[str, Any]:
         self.model.train()
         o = self.config.optim
-        order = epoch_order(self.train_set.meta, self.rng, self.config.data.balance_sources)
+        order = epoch_order(
+            self.train_set.meta, self.rng, self.config.data.balance_sources, self.config.optim.epoch_windows
+        )
         loss_sums: dict[str, float] = {}
         weight_sums: dict[str, float] = dict.fromkeys(self.tasks, 0.0)
         steps = 0

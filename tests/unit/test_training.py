@@ -169,3 +169,46 @@ def test_stratified_split_puts_af_subjects_in_every_part():
     again = split_by_subject(subjects, (0.6, 0.2, 0.2), seed=4, strata=strata)
     assert all(np.array_equal(parts[k], again[k]) for k in parts)
     check_disjoint({k: [subjects[i] for i in v] for k, v in parts.items()})
+
+
+def test_each_group_keeps_the_epoch_best_for_its_own_tasks(tmp_path, windows, config, monkeypatch):
+    """Group 0's tasks are best at epoch 0, AF (its own group) keeps improving: each keeps its own epoch,
+    and training goes on while any group improves."""
+    import ppg_models.training.trainer as trainer_module
+    from ppg_models.training.selection import best_file
+
+    real = trainer_module.validation_losses
+    epoch = []
+
+    def diverging(*args):
+        losses = real(*args)
+        epoch.append(1)
+        k = len(epoch) - 1
+        return {t: v * (0.5**k if t == "af" else 1 + k) for t, v in losses.items()}
+
+    monkeypatch.setattr(trainer_module, "validation_losses", diverging)
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    others = ["hr", "spo2", "rr", "sbp", "dbp"]
+    cfg = config(tmp_path, model={"groups": [others, ["af"]]}, optim={"epochs": 4, "patience": 2})
+    result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path, resume=False)
+    assert result.best_epochs == {"+".join(others): 0, "af": 3}
+    assert len(result.history) == 4, "AF still improving: training does not stop after group 0's patience"
+    kept = torch.load(best_file(tmp_path, 0), weights_only=True)
+    state = result.model.state_dict()
+    for name, value in kept.items():
+        assert torch.equal(state[name].cpu(), value), name
+    assert result.history[1]["improved_groups"] == [1]
+
+
+def test_famo_learns_from_each_steps_effect_during_training(tmp_path, windows, config):
+    from ppg_models.training.trainer import Trainer
+
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    cfg = config(tmp_path, balancer={"name": "famo"}, optim={"epochs": 1})
+    trainer = Trainer(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path)
+    running = [m.running_mean.clone() for m in trainer.model.modules() if hasattr(m, "running_mean")]
+    trainer.fit()
+    assert float(trainer.balancer.logits.abs().max()) > 1e-3, "FAMO's logits moved"
+    assert int(trainer.balancer.steps.max()) == trainer.steps_per_epoch
+    after = [m.running_mean for m in trainer.model.modules() if hasattr(m, "running_mean")]
+    assert any(not torch.equal(a, b) for a, b in zip(running, after, strict=True))
