@@ -62,3 +62,23 @@ def evidence_plots(frame: pd.DataFrame, tasks: list[str]) -> dict[str, bytes]:
             name = "roc" if get_task(task).kind == "binary" else "bland_altman"
             out[f"{name}_{task}.png"] = png
     return out
+
+
+def pareto_plot(frame: pd.DataFrame, x: str, y: str, front: pd.Series, chosen: int | None) -> bytes:
+    """Trials on two objectives: infeasible grey, feasible blue, the Pareto front ringed, the choice
+    starred."""
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    feasible = frame["feasible"].astype(bool)
+    ax.scatter(frame.loc[~feasible, x], frame.loc[~feasible, y], c="0.7", s=18, label="infeasible (AF)")
+    ax.scatter(frame.loc[feasible, x], frame.loc[feasible, y], c="tab:blue", s=18, label="feasible")
+    ax.scatter(
+        frame.loc[front, x], frame.loc[front, y], facecolors="none", edgecolors="k", s=70, label="Pareto"
+    )
+    if chosen is not None:
+        ax.scatter(
+            [frame.loc[chosen, x]], [frame.loc[chosen, y]], marker="*", c="tab:red", s=160, label="chosen"
+        )
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend(fontsize=7)
+    return _png(fig)

@@ -3,8 +3,9 @@
 The contract the search (``flows/tune``) writes and the dashboard reads:
 
 - parent: tag ``ppg.search=parent``, ``ppg.search.name``, ``ppg.search.objectives`` (comma-separated
-  ``task.metric``, each minimised or maximised as the task catalogue says), ``ppg.search.constraint``
-  (in words), ``ppg.search.chosen_trial`` (a child run id) and ``ppg.search.rule`` (how it was chosen);
+  metric names ``val.<task>.<metric>``, each minimised or maximised as the task catalogue says),
+  ``ppg.search.constraint`` (in words), ``ppg.search.chosen_trial`` (a child run id) and
+  ``ppg.search.rule`` (how it was chosen);
 - trial: tag ``ppg.search=trial`` and ``mlflow.parentRunId``, ``ppg.trial.status`` (completed, errored,
   stopped), ``ppg.trial.feasible`` (``true`` only when the AF constraint held); params (grouping, balancer
   and its parameters, lr, width); metrics ``val.<task>.<metric>`` per epoch.
@@ -108,7 +109,7 @@ def _errors(frame: pd.DataFrame, objectives: list[str]) -> np.ndarray:
     """Objective values turned into errors (lower is better) for the Pareto comparison."""
     cols = []
     for objective in objectives:
-        task = objective.split(".")[0]
+        task = objective.split(".")[-2]  # "val.<task>.<metric>"
         sign = -1.0 if get_task(task).higher_is_better else 1.0
         cols.append(sign * pd.to_numeric(frame[objective], errors="coerce").to_numpy(float))
     return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
@@ -125,6 +126,47 @@ def pareto(frame: pd.DataFrame, objectives: list[str]) -> np.ndarray:
         dominated = ((others <= errors[i]).all(axis=1) & (others < errors[i]).any(axis=1)).any()
         front[i] = not dominated
     return front
+
+
+CHOICE_RULE = (
+    "among feasible completed trials on the Pareto front, the one whose errors are closest to the best"
+    " feasible error of each objective on average (mean over objectives of error / best error; AUROC"
+    " as 1 - AUROC)"
+)
+
+
+def choose_trial(frame: pd.DataFrame, objectives: list[str]) -> Any:
+    """Index label of the trial ``CHOICE_RULE`` picks; None when no trial is feasible. An infeasible trial
+    (AF below its floor) is never chosen, however good its other metrics."""
+    front = pareto(frame, objectives)
+    if not front.any():
+        return None
+    errors = _errors(frame, objectives)
+    for j, objective in enumerate(objectives):  # AUROC-type: 1 - value, so every column is an error
+        if get_task(objective.split(".")[-2]).higher_is_better:
+            errors[:, j] = 1.0 + errors[:, j]
+    best = np.nanmin(np.where(front[:, None], errors, np.nan), axis=0)
+    regret = np.mean(errors / np.maximum(best, 1e-12), axis=1)
+    regret[~front] = np.inf
+    return frame.index[int(np.argmin(regret))]
+
+
+def log_front(search_id: str, frame: pd.DataFrame, objectives: list[str], png: bytes | None) -> None:
+    """The parent run's evidence: every trial with its Pareto membership (CSV and Markdown) and a plot."""
+    import tempfile
+    from pathlib import Path
+
+    c = client()
+    table = frame.assign(pareto=pareto(frame, objectives))
+    c.log_text(search_id, table.to_csv(index=False), "search/trials.csv")
+    front = table[table["pareto"]].drop(columns="pareto")
+    rows = [list(front.columns), ["---"] * len(front.columns), *front.astype(str).values.tolist()]
+    c.log_text(search_id, "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows), "search/pareto.md")
+    if png is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "pareto.png"
+            path.write_bytes(png)
+            c.log_artifact(search_id, str(path), "search")
 
 
 def trials(search_id: str) -> tuple[pd.DataFrame, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import dashboard, data, demo, ingest, models, registry
+from flows.cli import dashboard, data, demo, ingest, models, registry, tune
 
 app = typer.Typer(
     name="ppg",
@@ -32,6 +32,7 @@ for _name, _fn in {
     "train": models.train_cmd,
     "predict": models.predict_cmd,
     "groupings": models.groupings_cmd,
+    "tune": tune.tune_cmd,
     "ingest": ingest.ingest_cmd,
     "demo": demo.demo,
     "dashboard": dashboard.dashboard_cmd,

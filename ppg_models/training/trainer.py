@@ -278,6 +278,12 @@ class Trainer:
         }
 
     def fit(self, on_progress: Progress | None = None) -> None:
+        for _ in self.epochs(on_progress):
+            pass
+
+    def epochs(self, on_progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+        """Train epoch by epoch, yielding each epoch's record after its checkpoint is saved (a caller can
+        look at the model in between); once exhausted, every group holds its best epoch's weights."""
         o = self.config.optim
         while self.epoch < o.epochs and not self.selection.done:
             record = self.train_epoch(on_progress)
@@ -299,6 +305,7 @@ class Trainer:
             self.save()
             if on_progress:
                 on_progress({"event": "epoch", **record})
+            yield record
         self.selection.restore_best(self.model, self.dir)
 
     def best_epochs(self) -> dict[str, int]:
