@@ -87,12 +87,21 @@ def _browser_problem() -> str | None:
     return None
 
 
+def _cluster_problem() -> str | None:
+    import sys
+
+    ray = Path(sys.executable).with_name("ray")
+    return None if ray.is_file() else f"the ray command is not installed ({ray})"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests of the production configuration fail instead of skipping when CI requires it:
-    PPG_REQUIRE_POSTGRES=1 for the ``postgres`` marker, PPG_REQUIRE_BROWSER=1 for ``browser``."""
+    PPG_REQUIRE_POSTGRES=1 for the ``postgres`` marker, PPG_REQUIRE_BROWSER=1 for ``browser``,
+    PPG_REQUIRE_CLUSTER=1 for ``cluster`` (a two-node Ray cluster started on loopback)."""
     for marker, find, required in (
         ("postgres", _postgres_problem, "PPG_REQUIRE_POSTGRES"),
         ("browser", _browser_problem, "PPG_REQUIRE_BROWSER"),
+        ("cluster", _cluster_problem, "PPG_REQUIRE_CLUSTER"),
     ):
         if item.get_closest_marker(marker) is None:
             continue

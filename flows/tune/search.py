@@ -115,7 +115,7 @@ def _tuner(config: TuneConfig, plan: dict[str, Any], parts, resume: bool, callba
         ["max" if get_task(o.split(".")[1]).higher_is_better else "min" for o in metric] if multi else "min"
     )
     searcher = ConstrainedOptunaSearch(
-        space=SpaceDefinition(config.space, [c["grouping"] for c in plan["candidates"]]),
+        space=SpaceDefinition(config.space, [c["grouping"] for c in plan["candidates"] if c["grouping"]]),
         metric=metric,
         mode=mode,
         sampler=constrained_sampler(len(metric) if multi else 1, config.search.seed),

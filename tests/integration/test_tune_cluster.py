@@ -1,0 +1,129 @@
+"""The search on a real two-node Ray cluster on this machine (``ray start --head`` and a worker node on
+loopback, token authentication as Ray 2.60 requires), with the worker node killed mid-search: the trial
+it ran fails, is retried from its last checkpoint on the surviving node, and the search finishes every
+trial. CI requires it (PPG_REQUIRE_CLUSTER=1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _nodes(address: str, env: dict) -> int:
+    out = subprocess.run(
+        [str(BIN / "ray"), "status", "--address", address],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return sum(1 for line in out.splitlines() if line.strip().startswith("1 node_"))
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A head node and a worker node (1 CPU each) on 127.0.0.1; yields (address, env, worker process)."""
+    env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [str(BIN / "ray"), "get-auth-token", "--generate"], env=env, capture_output=True, check=True
+    )
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    head = [str(BIN / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=false", *common]
+    subprocess.run(head, env=env, capture_output=True, check=True, timeout=120)
+    worker = subprocess.Popen(
+        [str(BIN / "ray"), "start", f"--address={address}", "--block", *common],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while _nodes(address, env) < 2:
+            assert time.monotonic() < deadline, "the worker node never joined"
+            time.sleep(2)
+        yield address, env, worker
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, check=False)
+
+
+@pytest.fixture
+def lake_home(tmp_path, monkeypatch):
+    from tune_world import small_lake
+
+    env = {
+        "PPG_HOME": str(tmp_path / "home"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "PPG_REGISTRY_DB": f"sqlite:///{tmp_path / 'registry.db'}",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    (tmp_path / "home").mkdir()
+    small_lake(tmp_path / "home")
+    return env
+
+
+def test_a_search_on_two_nodes_survives_losing_the_worker(cluster, lake_home, tmp_path):
+    address, env, worker = cluster
+    shared = tmp_path / "shared-storage"  # every node sees it (one machine); a cluster mounts it
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "on-cluster",
+                "base": {
+                    "data": {"dataset": "latest"},
+                    "model": {"tasks": ["hr", "rr", "af"]},
+                    "optim": {"epochs": 4, "batch_size": 32, "patience": 4},
+                    "threads": 1,
+                    "bootstrap": 20,
+                },
+                "space": {"groupings": [[["hr", "rr", "af"]], [["hr", "rr"], ["af"]]],
+                          "widths": {"tiny": [8, 8, 16, 16]}, "balancers": {"fixed": {}}},
+                "search": {"trials": 4, "concurrent": 2, "af_floor": 0.0, "max_failures": 3,
+                           "warmup_epochs": 0, "storage": str(shared)},
+            }
+        )
+    )  # fmt: skip
+    search = subprocess.Popen(
+        [str(BIN / "ppg"), "tune", "--config", str(config), "--json"],
+        env=env | lake_home | {"RAY_ADDRESS": address},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(shared.glob("on-cluster/*/checkpoint_000000")):  # trials are running on both nodes
+        assert search.poll() is None, search.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "no trial reached its first checkpoint"
+        time.sleep(1)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker node and its trial die
+    out, err = search.communicate(timeout=600)
+    assert search.returncode == 0, err[-3000:]
+    result = json.loads(out)
+    assert len(result["trials"]) == 4
+    assert result["completed"] == 4, result["trials"]
+    assert result["chosen"]["feasible"]
