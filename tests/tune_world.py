@@ -32,3 +32,14 @@ def small_lake(home: Path, windows: int = 120) -> str:
     add_user("tina", "trainer", "tina-password", root)
     policies.activate(GatePolicy.from_dict(LENIENT), root, "tests: a lenient policy for 2-epoch models")
     return version
+
+
+def tiny_base(epochs: int) -> dict:
+    """The training section of a test search: three tasks from the small lake, one thread, few resamples."""
+    return {
+        "data": {"dataset": "latest"},
+        "model": {"tasks": ["hr", "rr", "af"]},
+        "optim": {"epochs": epochs, "batch_size": 32, "patience": epochs},
+        "threads": 1,
+        "bootstrap": 20,
+    }

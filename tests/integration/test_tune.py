@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tune_world import small_lake, tiny_base
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +25,6 @@ PPG = [str(Path(sys.executable).with_name("ppg"))]
 def tune_home(tmp_path_factory):
     """A lake with one dataset version, an MLflow store, a registry with an admin and a trainer, and the
     lenient test policy in force."""
-    from tune_world import small_lake
-
     home = tmp_path_factory.mktemp("tune-home")
     env = {
         "PPG_HOME": str(home),
@@ -45,13 +44,7 @@ def tune_home(tmp_path_factory):
 def _config(path: Path, name: str, **search) -> Path:
     raw = {
         "name": name,
-        "base": {
-            "data": {"dataset": "latest"},
-            "model": {"tasks": ["hr", "rr", "af"]},
-            "optim": {"epochs": 2, "batch_size": 32, "patience": 2},
-            "threads": 1,
-            "bootstrap": 20,
-        },
+        "base": tiny_base(epochs=2),
         "space": {
             "candidates": 1,
             "min_pair_windows": 20,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tune_world import small_lake, tiny_base
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -72,8 +73,6 @@ def cluster(tmp_path):
 
 @pytest.fixture
 def lake_home(tmp_path, monkeypatch):
-    from tune_world import small_lake
-
     env = {
         "PPG_HOME": str(tmp_path / "home"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
@@ -94,13 +93,7 @@ def test_a_search_on_two_nodes_survives_losing_the_worker(cluster, lake_home, tm
         yaml.safe_dump(
             {
                 "name": "on-cluster",
-                "base": {
-                    "data": {"dataset": "latest"},
-                    "model": {"tasks": ["hr", "rr", "af"]},
-                    "optim": {"epochs": 4, "batch_size": 32, "patience": 4},
-                    "threads": 1,
-                    "bootstrap": 20,
-                },
+                "base": tiny_base(epochs=4),
                 "space": {"groupings": [[["hr", "rr", "af"]], [["hr", "rr"], ["af"]]],
                           "widths": {"tiny": [8, 8, 16, 16]}, "balancers": {"fixed": {}}},
                 "search": {"trials": 4, "concurrent": 2, "af_floor": 0.0, "max_failures": 3,
