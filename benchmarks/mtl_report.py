@@ -1,11 +1,12 @@
 """Summaries of the multi-task benchmark across seeds: mean +- SD next to the intervals, delta_m against the
 single-task models with the tasks no model learns left out (and why), the targets, and the Markdown.
 
-delta_m (%) = mean over tasks of (-1)^h_t (M_model,t - M_single,t) / M_single,t x 100, with h_t = 1 when
-the task's primary metric is higher-is-better (AF AUROC); negative is better than single-task (Navon et
-al., 2022 convention). A regression task that no trained model predicts better than its training mean
-(the constant row) is shown with that reason and left out of delta_m: a degenerate baseline must not
-flatter or sink the comparison.
+delta_m (%) = mean over tasks of (-1)^h_t (M_model,t - M_ref,t) / M_ref,t x 100, with h_t = 1 when the
+task's primary metric is higher-is-better (AF AUROC); negative is better than single-task (Navon et al.,
+2022 convention). The reference is the single-task model, or the constant predictor (the training mean)
+in a seed where the single-task model did worse than it. A regression task that no trained model
+predicts better than the constant is shown with that reason and left out of delta_m: a degenerate
+baseline must neither flatter nor sink the comparison.
 """
 
 from __future__ import annotations
@@ -58,10 +59,23 @@ def learnable_tasks(per_seed: list[dict[str, Any]], names: list[str]) -> tuple[l
     return keep, dropped
 
 
-def delta_m(row: dict[str, Any], singles: dict[str, dict[str, Any]], tasks: list[str]) -> float:
+def references(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per task, the row delta_m compares against in one seed: the single-task model, or the constant
+    predictor where the single-task model did worse than it (a degenerate baseline must not flatter)."""
+    rows = {r["name"]: r for r in seed["rows"]}
+    out = {}
+    for t in TASK_NAMES:
+        single = rows[f"single-{t}"]
+        const = rows["constant"] if t in rows["constant"]["tasks"] else None
+        worse = const is not None and not _better(_primary(single, t), _primary(const, t), t)
+        out[t] = const if worse else single
+    return out
+
+
+def delta_m(row: dict[str, Any], refs: dict[str, dict[str, Any]], tasks: list[str]) -> float:
     terms = []
     for t in tasks:
-        ours, base = _primary(row, t), _primary(singles[t], t)
+        ours, base = _primary(row, t), _primary(refs[t], t)
         sign = -1.0 if get_task(t).higher_is_better else 1.0
         terms.append(sign * (ours - base) / base * 100)
     return float(np.mean(terms))
@@ -87,11 +101,8 @@ def summarise(per_seed: list[dict[str, Any]], inference_ms: dict[str, float]) ->
         if name in inference_ms:
             entry["inference_ms_per_window"] = {"mean": inference_ms[name]}
         if name in multi:
-            singles = [
-                {t: next(r for r in s["rows"] if r["name"] == f"single-{t}") for t in TASK_NAMES}
-                for s in per_seed
-            ]
-            entry["delta_m_pct"] = _stats([delta_m(r, s, tasks) for r, s in zip(rows, singles, strict=True)])
+            refs = [references(seed) for seed in per_seed]
+            entry["delta_m_pct"] = _stats([delta_m(r, ref, tasks) for r, ref in zip(rows, refs, strict=True)])
         if "af_auroc_vs_single" in rows[0]:
             entry["af_auroc_vs_single"] = {
                 key: _stats([r["af_auroc_vs_single"][key] for r in rows]) for key in ("value", "low", "high")
@@ -101,6 +112,11 @@ def summarise(per_seed: list[dict[str, Any]], inference_ms: dict[str, float]) ->
         "models": models,
         "delta_m_tasks": tasks,
         "left_out_of_delta_m": dropped,
+        "constant_as_reference": {
+            t: n
+            for t in TASK_NAMES
+            if (n := sum(references(seed)[t]["name"] == "constant" for seed in per_seed))
+        },
         "targets": targets(models, multi),
     }
 
@@ -211,6 +227,11 @@ def markdown(payload: dict[str, Any]) -> str:
     lines += ["", f"Δm over {', '.join(s['delta_m_tasks'])}; negative is better than the single-task models."]
     for task, why in s["left_out_of_delta_m"].items():
         lines.append(f"- {task} left out of Δm: {why}.")
+    for task, n in s["constant_as_reference"].items():
+        lines.append(
+            f"- {task}: the single-task model did worse than the constant predictor in {n} of"
+            f" {len(payload['per_seed'])} seeds; there Δm compares with the constant instead."
+        )
     t = s["targets"]
     lines += ["", f"Chosen multi-task model: **{t['chosen']}** ({t['rule']})."]
     for k in (
