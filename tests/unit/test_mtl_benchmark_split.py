@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-import mtl
-
 from ppg_models.training.data import check_disjoint
+
+# benchmarks/ holds scripts, not a package (and a dashboard.py that would shadow ours): on the path only
+# while the benchmark module is imported
+_saved = list(sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import mtl  # noqa: E402
+
+sys.path[:] = _saved
 
 
 @pytest.fixture(scope="module")
