@@ -292,6 +292,12 @@ def saved(mode_name: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, flo
     return per_seed, None if threads is None else {int(k): v for k, v in threads.items()}
 
 
+def _training_wall(mode_name: str) -> float | None:
+    """The wall time of the run whose seeds are summarised again (from its results file)."""
+    path = RESULTS / f"{'mtl-quick' if mode_name == 'quick' else 'mtl'}.json"
+    return json.loads(path.read_text()).get("wall_seconds") if path.is_file() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -332,7 +338,9 @@ def main() -> None:
         "summary": summary,
         "thread_check": None if threads is None else thread_check_summary(threads),
         "per_seed": per_seed,
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        "wall_seconds": _training_wall(mode_name)
+        if args.summarise
+        else round(time.perf_counter() - started, 1),
     }
     write_results("mtl-quick" if args.quick else "mtl", payload, markdown(payload))
 

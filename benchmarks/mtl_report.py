@@ -1,12 +1,12 @@
 """Summaries of the multi-task benchmark across seeds: mean +- SD next to the intervals, delta_m against the
 single-task models with the tasks no model learns left out (and why), the targets, and the Markdown.
 
-delta_m (%) = mean over tasks of (-1)^h_t (M_model,t - M_ref,t) / M_ref,t x 100, with h_t = 1 when the
-task's primary metric is higher-is-better (AF AUROC); negative is better than single-task (Navon et al.,
-2022 convention). The reference is the single-task model, or the constant predictor (the training mean)
-in a seed where the single-task model did worse than it. A regression task that no trained model
-predicts better than the constant is shown with that reason and left out of delta_m: a degenerate
-baseline must neither flatter nor sink the comparison.
+delta_m (%) = mean over tasks of (-1)^h_t (M_model,t - M_single,t) / M_single,t x 100, with h_t = 1 when
+the task's primary metric is higher-is-better (AF AUROC); negative is better than single-task (Navon et
+al., 2022 convention). A seed's single-task model that did no better than a constant (the training
+mean; chance for AF) is degenerate: that seed's delta_m leaves the task out rather than credit the
+multi-task model for beating it. A regression task that no trained model predicts better than the
+constant is shown with that reason and left out of delta_m altogether.
 """
 
 from __future__ import annotations
@@ -59,23 +59,25 @@ def learnable_tasks(per_seed: list[dict[str, Any]], names: list[str]) -> tuple[l
     return keep, dropped
 
 
-def references(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per task, the row delta_m compares against in one seed: the single-task model, or the constant
-    predictor where the single-task model did worse than it (a degenerate baseline must not flatter)."""
+def degenerate(seed: dict[str, Any]) -> list[str]:
+    """Tasks whose single-task model in this seed did no better than a constant: the training mean for a
+    regression task, chance (AUROC 0.5) for AF. Comparing with it would flatter the multi-task model."""
     rows = {r["name"]: r for r in seed["rows"]}
-    out = {}
+    out = []
     for t in TASK_NAMES:
-        single = rows[f"single-{t}"]
-        const = rows["constant"] if t in rows["constant"]["tasks"] else None
-        worse = const is not None and not _better(_primary(single, t), _primary(const, t), t)
-        out[t] = const if worse else single
+        single = _primary(rows[f"single-{t}"], t)
+        floor = 0.5 if get_task(t).kind == "binary" else _primary(rows["constant"], t)
+        if not _better(single, floor, t):
+            out.append(t)
     return out
 
 
-def delta_m(row: dict[str, Any], refs: dict[str, dict[str, Any]], tasks: list[str]) -> float:
+def delta_m(row: dict[str, Any], seed: dict[str, Any], tasks: list[str]) -> float:
+    """Against the seed's single-task models, leaving out the tasks where that model was degenerate."""
+    singles = {r["name"].removeprefix("single-"): r for r in seed["rows"] if r["name"].startswith("single-")}
     terms = []
-    for t in tasks:
-        ours, base = _primary(row, t), _primary(refs[t], t)
+    for t in (t for t in tasks if t not in degenerate(seed)):
+        ours, base = _primary(row, t), _primary(singles[t], t)
         sign = -1.0 if get_task(t).higher_is_better else 1.0
         terms.append(sign * (ours - base) / base * 100)
     return float(np.mean(terms))
@@ -101,8 +103,9 @@ def summarise(per_seed: list[dict[str, Any]], inference_ms: dict[str, float]) ->
         if name in inference_ms:
             entry["inference_ms_per_window"] = {"mean": inference_ms[name]}
         if name in multi:
-            refs = [references(seed) for seed in per_seed]
-            entry["delta_m_pct"] = _stats([delta_m(r, ref, tasks) for r, ref in zip(rows, refs, strict=True)])
+            entry["delta_m_pct"] = _stats(
+                [delta_m(r, seed, tasks) for r, seed in zip(rows, per_seed, strict=True)]
+            )
         if "af_auroc_vs_single" in rows[0]:
             entry["af_auroc_vs_single"] = {
                 key: _stats([r["af_auroc_vs_single"][key] for r in rows]) for key in ("value", "low", "high")
@@ -112,11 +115,7 @@ def summarise(per_seed: list[dict[str, Any]], inference_ms: dict[str, float]) ->
         "models": models,
         "delta_m_tasks": tasks,
         "left_out_of_delta_m": dropped,
-        "constant_as_reference": {
-            t: n
-            for t in TASK_NAMES
-            if (n := sum(references(seed)[t]["name"] == "constant" for seed in per_seed))
-        },
+        "degenerate_single_task": {s["seed"]: bad for s in per_seed if (bad := degenerate(s))},
         "targets": targets(models, multi),
     }
 
@@ -227,10 +226,11 @@ def markdown(payload: dict[str, Any]) -> str:
     lines += ["", f"Δm over {', '.join(s['delta_m_tasks'])}; negative is better than the single-task models."]
     for task, why in s["left_out_of_delta_m"].items():
         lines.append(f"- {task} left out of Δm: {why}.")
-    for task, n in s["constant_as_reference"].items():
+    for seed, tasks in s["degenerate_single_task"].items():
         lines.append(
-            f"- {task}: the single-task model did worse than the constant predictor in {n} of"
-            f" {len(payload['per_seed'])} seeds; there Δm compares with the constant instead."
+            f"- seed {seed}: the single-task {', '.join(tasks)} model did no better than a constant (the"
+            " training mean; chance for AF); that seed's Δm leaves the task out, and its AF paired"
+            " difference is against that model."
         )
     t = s["targets"]
     lines += ["", f"Chosen multi-task model: **{t['chosen']}** ({t['rule']})."]
@@ -247,5 +247,6 @@ def markdown(payload: dict[str, Any]) -> str:
         f"- 1 vs 2 threads (equal weights, 2 epochs): AF AUROC differs by {tc['af_auroc_diff']:.4f},"
         f" HR MAE by {tc['hr_mae_diff']:.3f} bpm: {'met' if tc['met'] else 'NOT met'}"
     )
-    lines.append(f"\nWall time {payload['wall_seconds'] / 60:.1f} min.")
+    if payload["wall_seconds"]:
+        lines.append(f"\nWall time {payload['wall_seconds'] / 60:.1f} min.")
     return "\n".join(lines)
