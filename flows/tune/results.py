@@ -46,14 +46,13 @@ def record(config: TuneConfig, outcome: dict[str, Any]) -> dict[str, Any]:
 
 def retrain_and_register(config: TuneConfig, chosen: dict[str, Any], trainer, on_progress=None) -> dict:
     """Train the chosen configuration as a normal run; register and gate it when a trainer is given."""
+    from ppg_models.training.run import run_training
     from registry.registration import register_run
     from registry.run_logging import log_run
 
     params = {k.removeprefix("param "): v for k, v in chosen.items() if k.startswith("param ")}
     out = home_dir("runs", f"tune-{config.name}")
     train_config = trial_config(config.base, config.space, params, str(out))
-    from ppg_models.training.run import run_training
-
     run = run_training(train_config, on_progress=on_progress, resume=False)
     if trainer is None:
         return {"run_dir": str(run.out_dir), "mlflow_run_id": log_run(run, run.config, "unregistered:tune")}

@@ -159,7 +159,8 @@ def _connect(config: TuneConfig) -> None:
 
 
 def run_search(config: TuneConfig, resume: bool, say: Say, echo: bool = True) -> dict[str, Any]:
-    """Run (or resume) the search; returns its trials as a frame and the plan it followed."""
+    """Run (or resume) the search; returns the plan it followed, its trials as a frame and their
+    per-epoch histories."""
     from flows.tune.progress import TrialLines
 
     config = config.model_copy(update={"base": pin_dataset(config.base)})
@@ -194,7 +195,11 @@ def run_search(config: TuneConfig, resume: bool, say: Say, echo: bool = True) ->
     tuner = _tuner(config, plan, parts, resume, [TrialLines(plan["af_floor"], echo)])
     with contextlib.redirect_stdout(sys.stderr):  # Ray's own banners stay off stdout (--json)
         grid = tuner.fit()
-    return {"plan": plan, "frame": trial_frame(grid, plan), "histories": histories(grid), "parts": parts}
+    return {"plan": plan, "frame": trial_frame(grid, plan), "histories": histories(grid)}
+
+
+def _trial_id(result) -> str:
+    return (result.metrics or {}).get("trial_id") or Path(result.path).name
 
 
 def trial_frame(grid, plan: dict[str, Any]) -> pd.DataFrame:
@@ -206,7 +211,7 @@ def trial_frame(grid, plan: dict[str, Any]) -> pd.DataFrame:
         af = metrics.get("val.af.auroc")
         rows.append(
             {
-                "trial": metrics.get("trial_id") or Path(result.path).name,
+                "trial": _trial_id(result),
                 "status": "completed" if finished else ("errored" if result.error else "stopped"),
                 "feasible": bool(finished and af is not None and af >= plan["af_floor"]),
                 **{f"param {k}": v for k, v in sorted(result.config.items())},
@@ -221,7 +226,7 @@ def histories(grid) -> dict[str, list[dict[str, float]]]:
     out = {}
     for result in grid:
         frame = result.metrics_dataframe
-        trial = (result.metrics or {}).get("trial_id") or Path(result.path).name
+        trial = _trial_id(result)
         if frame is None or frame.empty:
             out[trial] = []
             continue
