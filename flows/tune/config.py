@@ -95,6 +95,11 @@ class Search(_Strict):
     warmup_epochs: int = Field(
         1, ge=0, description="Epochs of the all-shared warm-up that measures affinity."
     )
+    try_first: bool = Field(
+        True,
+        description="Start with every candidate grouping once (affinity-ranked best first, then the two"
+        " references), the balancers taken in turn; the sampler chooses every later trial.",
+    )
     max_failures: int = Field(2, ge=0, description="Retries of a trial that fails (e.g. a node lost).")
     cpus_per_trial: float = Field(1.0, gt=0)
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray (not used with RAY_ADDRESS).")

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from flows.tune.config import TuneConfig
-from flows.tune.space import SpaceDefinition, candidate_groupings, warmup_affinity
+from flows.tune.space import SpaceDefinition, candidate_groupings, first_points, warmup_affinity
 from flows.tune.trainable import run_trial
 from ppg_models.home import home_dir
 from ppg_models.tasks import get_task
@@ -114,8 +114,10 @@ def _tuner(config: TuneConfig, plan: dict[str, Any], parts, resume: bool, callba
     mode = (
         ["max" if get_task(o.split(".")[1]).higher_is_better else "min" for o in metric] if multi else "min"
     )
+    first = first_points(plan["candidates"], list(config.space.balancers)) if config.search.try_first else []
     searcher = ConstrainedOptunaSearch(
         space=SpaceDefinition(config.space, [c["grouping"] for c in plan["candidates"] if c["grouping"]]),
+        points_to_evaluate=first[: config.search.trials] or None,
         metric=metric,
         mode=mode,
         sampler=constrained_sampler(len(metric) if multi else 1, config.search.seed),

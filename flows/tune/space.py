@@ -73,6 +73,15 @@ def candidate_groupings(config: TuneConfig, affinity: dict[str, Any] | None) -> 
     return out
 
 
+def first_points(candidates: list[dict[str, Any]], balancers: list[str]) -> list[dict[str, str]]:
+    """The trials a search starts with: every candidate grouping once, the affinity-ranked ones best
+    first, then the references; the balancers taken in turn. Parameters left out (the learning rate, a
+    balancer's own) are sampled as usual."""
+    groupings = [c["grouping"] for c in candidates if c["grouping"] and c["origin"] == "affinity"]
+    groupings += [c["grouping"] for c in candidates if c["grouping"] and c["origin"] != "affinity"]
+    return [{"grouping": g, "balancer": balancers[i % len(balancers)]} for i, g in enumerate(groupings)]
+
+
 class SpaceDefinition:
     """Optuna's define-by-run space: the chosen balancer's own parameters only (a conditional space).
     An object, not a closure: the searcher's state is pickled with it when the search is checkpointed."""

@@ -9,7 +9,14 @@ from optuna.trial import TrialState
 
 from flows.tune.config import Space, TuneConfig, TuneConfigError
 from flows.tune.searcher import ConstrainedOptunaSearch, constrained_sampler
-from flows.tune.space import SpaceDefinition, candidate_groupings, label, parse, trial_config
+from flows.tune.space import (
+    SpaceDefinition,
+    candidate_groupings,
+    first_points,
+    label,
+    parse,
+    trial_config,
+)
 from ppg_models.training.grouping import rank_known_partitions, trusted_affinity
 from registry.searches import choose_trial, pareto
 
@@ -35,10 +42,11 @@ def test_a_bad_search_configuration_names_the_field(override, named):
         TuneConfig.from_dict(raw, "tune.yaml")
 
 
-def _searcher(floor=0.8):
+def _searcher(floor=0.8, groupings=("hr+rr+af", "hr|rr|af"), first=None):
     space = Space(balancers={"fixed": {}, "famo": {"lr": {"low": 0.01, "high": 0.1}}})
     return ConstrainedOptunaSearch(
-        space=SpaceDefinition(space, ["hr+rr+af", "hr|rr|af"]),
+        space=SpaceDefinition(space, list(groupings)),
+        points_to_evaluate=first,
         metric=OBJECTIVES,
         mode=["min", "min", "max"],
         sampler=constrained_sampler(3, 0),
@@ -118,3 +126,21 @@ def test_a_trial_configuration_takes_the_sampled_choices(tmp_path):
     assert cfg.balancer.params == {"lr": 0.05}
     assert cfg.optim.lr == 0.003
     assert cfg.model.backbone_params == {"widths": [8, 8, 16, 16], "stem_width": 4}
+
+
+def test_the_search_starts_with_every_candidate_grouping_best_ranked_first():
+    candidates = [
+        {"grouping": "hr+rr+af", "origin": "reference: all shared", "score": None},
+        {"grouping": "hr|rr|af", "origin": "reference: all singletons", "score": None},
+        {"grouping": "hr+rr|af", "origin": "affinity", "score": 0.4},
+        {"grouping": "hr+af|rr", "origin": "affinity", "score": 0.1},
+        {"grouping": None, "origin": "1 partitions set aside: unknown affinity", "score": None},
+    ]
+    first = first_points(candidates, ["fixed", "famo"])
+    assert [p["grouping"] for p in first] == ["hr+rr|af", "hr+af|rr", "hr+rr+af", "hr|rr|af"]
+    assert [p["balancer"] for p in first] == ["fixed", "famo", "fixed", "famo"]
+    search = _searcher(groupings=[c["grouping"] for c in candidates if c["grouping"]], first=first)
+    seen = [search.suggest(f"t{i}") for i in range(6)]
+    started = [{"grouping": s["grouping"], "balancer": s["balancer"]} for s in seen[:4]]
+    assert started == first
+    assert all("famo.lr" in s for s in seen[:4] if s["balancer"] == "famo")  # the rest is still sampled
