@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli import dashboard, data, demo, ingest, models, registry, tune
+from flows.cli import dashboard, data, demo, ingest, models, registry, retrain, tune
 
 app = typer.Typer(
     name="ppg",
@@ -33,6 +33,8 @@ for _name, _fn in {
     "predict": models.predict_cmd,
     "groupings": models.groupings_cmd,
     "tune": tune.tune_cmd,
+    "retrain": retrain.retrain_cmd,
+    "serve": retrain.serve_cmd,
     "ingest": ingest.ingest_cmd,
     "demo": demo.demo,
     "dashboard": dashboard.dashboard_cmd,

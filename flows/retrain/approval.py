@@ -1,0 +1,84 @@
+"""The approval step of a retraining run: the flow pauses with a typed input form and waits for a person.
+
+Prefect OSS records no identity, so the input carries the person's registry credentials (a password or
+a session token), and the registry checks them and every promotion rule, as for `ppg approve`. The
+stored input is deleted as soon as it is read. Decisions made elsewhere (`ppg approve`, `ppg reject`,
+the dashboard) resolve the same request: the run pauses in slices of ``approval_poll_s`` and reads the
+registry between them. Approved, rejected or timed out, the run ends; it is never left paused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Literal
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.context import get_run_context
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.input.actions import delete_flow_run_input
+from prefect.states import Running
+from prefect.utilities.engine import propose_state_sync
+from pydantic import Field
+
+from registry.promotion import PromotionError
+from registry.retraining import approval_outcome, record_not_approved, resolve_with_credentials
+from registry.users import AuthError
+
+
+class ApprovalInput(RunInput):
+    """What a person sends to approve or reject the version this run registered."""
+
+    user: str = Field(description="Your registry user name (an approver who did not train the version).")
+    password: str = Field("", description="Your registry password (or leave empty and give a session token).")
+    session_token: str = Field("", description="A session token from signing in, instead of the password.")
+    decision: Literal["approve", "reject"] = "approve"
+    reason: str = Field("", description="Why (required to reject).")
+
+
+def _running_again(flow_run_id) -> None:
+    """After a pause slice ran out the run is still Paused on the server: set it Running to go on."""
+    with get_client(sync_client=True) as client:
+        propose_state_sync(client, Running(), flow_run_id=flow_run_id, force=True)
+
+
+def await_approval(version: str, timeout_s: int, poll_s: int) -> dict[str, str]:
+    """Wait for a decision on ``version``; returns its outcome (approved, rejected, not approved) and
+    who or what decided it."""
+    logger = get_run_logger()
+    flow_run_id = get_run_context().flow_run.id
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        decided = approval_outcome(version)
+        if decided:
+            return {"outcome": decided, "by": "the registry (ppg approve, ppg reject or the dashboard)"}
+        left = deadline - time.monotonic()
+        if left <= 0:
+            why = f"no decision within {timeout_s} s"
+            record_not_approved(version, why, str(flow_run_id))
+            return {"outcome": "not approved", "by": why}
+        attempt += 1
+        key = f"approve-v{version}-{attempt}"
+        try:
+            answer = pause_flow_run(
+                wait_for_input=ApprovalInput,
+                timeout=max(1, int(min(poll_s, left))),
+                poll_interval=min(poll_s, 5),
+                key=key,
+            )
+        except FlowPauseTimeout:
+            _running_again(flow_run_id)
+            continue
+        with contextlib.suppress(Exception):  # the credentials are not kept in Prefect's database
+            delete_flow_run_input(f"paused-{key}-response", flow_run_id=flow_run_id)
+        try:
+            outcome = resolve_with_credentials(
+                version, answer.user, answer.password, answer.session_token, answer.decision, answer.reason
+            )
+            return {"outcome": outcome, "by": answer.user}
+        except (AuthError, PromotionError, ValueError) as exc:
+            logger.warning("approval input for version %s refused: %s", version, exc)

@@ -1,0 +1,68 @@
+"""The retraining configuration (`ppg retrain --config FILE`, `ppg serve --config FILE`): when to retrain,
+how, who the run acts as, how long it waits for an approval, and the schedules `ppg serve` runs.
+Validated when loaded; a bad field is named with its value."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ppg_models.ingest.policy import DriftPolicy
+from ppg_models.training.config import TrainConfig
+from ppg_models.yaml_config import YamlConfig
+
+
+class RetrainConfigError(ValueError):
+    """A retraining configuration that cannot be used; names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Schedules(_Strict):
+    ingest_every_s: int = Field(900, ge=10, description="Seconds between ingest runs (`ingest-batches`).")
+    retrain_cron: str = Field("0 3 * * *", description="Cron of the `retrain` deployment (UTC).")
+    retrain_every_s: int | None = Field(
+        None, ge=10, description="Seconds between retrain runs instead of the cron (tests, demos)."
+    )
+
+
+class RetrainConfig(_Strict, YamlConfig):
+    config_error: ClassVar[type[ValueError]] = RetrainConfigError
+    config_kind: ClassVar[str] = "retraining configuration"
+
+    ingest: bool = Field(True, description="Ingest waiting batches first (the `ingest-batches` flow).")
+    min_new_windows: int = Field(
+        1000, ge=1, description="Accepted windows added since the champion's dataset that call for a retrain."
+    )
+    drift: DriftPolicy | None = Field(
+        default_factory=DriftPolicy,
+        description="Label drift limits against the champion's dataset; null: off.",
+    )
+    how: Literal["champion", "search"] = Field(
+        "champion",
+        description="champion: retrain the champion's configuration on the newest dataset; search: run the"
+        " search in `search_config` (its budget) and retrain its choice.",
+    )
+    train: TrainConfig | None = Field(
+        None, description="The configuration trained when there is no champion yet (how: champion)."
+    )
+    search_config: str | None = Field(None, description="A `ppg tune` configuration file (how: search).")
+    trainer: str = Field(
+        "retrain-bot", description="The registry account (role trainer) the run registers as."
+    )
+    approval_timeout_s: int = Field(
+        7 * 24 * 3600, ge=1, description="How long a run waits for a person; then it ends 'not approved'."
+    )
+    approval_poll_s: int = Field(
+        30, ge=1, description="How often a waiting run looks for a decision made in the registry."
+    )
+    schedules: Schedules = Field(default_factory=Schedules)
+
+    @model_validator(mode="after")
+    def _how(self) -> RetrainConfig:
+        if self.how == "search" and not self.search_config:
+            raise ValueError("how: search needs search_config (a `ppg tune` configuration file)")
+        return self
