@@ -30,7 +30,8 @@ from pathlib import Path
 from ppg_models.home import home_dir
 from ppg_models.lake.locks import alive
 
-SERVER_MARK = "prefect.server.api.server:create_app"  # in the command line of Prefect's server
+APP = "flows.prefect_server:create_app"  # Prefect's app with the scheduler fix for SQLAlchemy 2.1
+SERVER_MARKS = (APP, "prefect.server.api.server:create_app")  # in the command line of such a server
 PR_SET_PDEATHSIG = 1
 
 
@@ -49,9 +50,10 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 def _is_prefect_server(pid: int) -> bool:
     try:
-        return SERVER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+    return any(mark in cmdline for mark in SERVER_MARKS)
 
 
 def stop_stale_server(record: Path) -> int | None:
@@ -103,7 +105,14 @@ def _signals_end_the_command() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _owned_server_class():
+def _popen(services: bool, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+    if services:  # a full server: the scheduler and the other background services run (``ppg serve``)
+        env = {k: v for k, v in env.items() if k != "PREFECT__SERVER_EPHEMERAL"}
+    args = [APP if a == "prefect.server.api.server:create_app" else a for a in args]
+    return subprocess.Popen(args=args, env=env, preexec_fn=_die_with_parent, **kwargs)
+
+
+def _owned_server_class(services: bool):
     import prefect.server.api.server as server_module
 
     class OwnedServer(server_module.SubprocessASGIServer):
@@ -112,8 +121,7 @@ def _owned_server_class():
         def _run_uvicorn_command(self) -> subprocess.Popen:
             real = server_module.subprocess
             server_module.subprocess = types.SimpleNamespace(
-                Popen=partial(subprocess.Popen, preexec_fn=_die_with_parent),
-                TimeoutExpired=subprocess.TimeoutExpired,
+                Popen=partial(_popen, services), TimeoutExpired=subprocess.TimeoutExpired
             )
             try:
                 return super()._run_uvicorn_command()
@@ -124,8 +132,9 @@ def _owned_server_class():
 
 
 @contextlib.contextmanager
-def owned_server() -> Iterator[str]:
-    """The Prefect API for one command: ``PREFECT_API_URL``, or a temporary server owned by the command."""
+def owned_server(services: bool = False) -> Iterator[str]:
+    """The Prefect API for one command: ``PREFECT_API_URL``, or a temporary server owned by the command
+    (with ``services``, one that also schedules runs: Prefect's temporary server does not)."""
     configure_prefect()
     if os.environ.get("PREFECT_API_URL"):
         yield os.environ["PREFECT_API_URL"]
@@ -135,7 +144,7 @@ def owned_server() -> Iterator[str]:
     record = home_dir("prefect") / "server.json"
     stop_stale_server(record)
     with _signals_end_the_command():
-        server = _owned_server_class()()
+        server = _owned_server_class(services)()
         try:
             server.start()
             pid = server.server_process.pid if server.server_process else None

@@ -68,7 +68,7 @@ def serve_cmd(config: ConfigOpt = None) -> None:
     from flows.retrain.flow import retrain
 
     every = cfg.schedules.retrain_every_s
-    with owned_server() as api:
+    with owned_server(services=True) as api:
         stdout.print(f"serving ingest-batches and retrain on {api or 'the Prefect server'}", highlight=False)
         serve(
             ingest_batches.to_deployment(name="ingest-batches", interval=cfg.schedules.ingest_every_s),
