@@ -4,16 +4,11 @@ on PostgreSQL, and train -> register -> gate -> approve -> rollback over HTTP, i
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from registry_world import LENIENT, assert_consistent, build_world, race
+from servers import mlflow_server as running_mlflow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -31,49 +26,10 @@ def test_fresh_database_through_sqlalchemy_and_psycopg3(postgres_database):
     engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"mlflow server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"mlflow server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def mlflow_server(postgres_database, tmp_path):
-    port = _free_port()
-    log = tmp_path / "mlflow-server.log"
-    mlflow = Path(sys.executable).with_name("mlflow")
-    command = [
-        str(mlflow), "server",
-        "--backend-store-uri", postgres_database,
-        "--artifacts-destination", str(tmp_path / "server-artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-    ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    with running_mlflow(postgres_database, tmp_path) as url:
         yield url, postgres_database
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_train_register_gate_approve_rollback_over_http_with_races(mlflow_server, tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from servers import ray_cluster
 from tune_world import small_lake, tiny_base
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -23,52 +23,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _nodes(address: str, env: dict) -> int:
-    out = subprocess.run(
-        [str(BIN / "ray"), "status", "--address", address],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return sum(1 for line in out.splitlines() if line.strip().startswith("1 node_"))
-
-
 @pytest.fixture
-def cluster(tmp_path):
+def cluster():
     """A head node and a worker node (1 CPU each) on 127.0.0.1; yields (address, env, worker process)."""
-    env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run(
-        [str(BIN / "ray"), "get-auth-token", "--generate"], env=env, capture_output=True, check=True
-    )
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    head = [str(BIN / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=false", *common]
-    subprocess.run(head, env=env, capture_output=True, check=True, timeout=120)
-    worker = subprocess.Popen(
-        [str(BIN / "ray"), "start", f"--address={address}", "--block", *common],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while _nodes(address, env) < 2:
-            assert time.monotonic() < deadline, "the worker node never joined"
-            time.sleep(2)
-        yield address, env, worker
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, check=False)
+    with ray_cluster() as running:
+        yield running
 
 
 @pytest.fixture

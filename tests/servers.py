@@ -1,0 +1,156 @@
+"""Real servers started as processes for the tests of the production configuration (no containers here):
+an MLflow tracking server and a Prefect server on PostgreSQL, a two-node Ray cluster on loopback, a
+Prefect process worker. Each is a context manager that stops what it started."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{what} not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def mlflow_server(database: str, workdir: Path) -> Iterator[str]:
+    """``mlflow server`` on ``database``, serving artifacts from ``workdir``; yields its URL."""
+    port, log = free_port(), workdir / "mlflow-server.log"
+    command = [
+        str(BIN / "mlflow"), "server",
+        "--backend-store-uri", database,
+        "--artifacts-destination", str(workdir / "server-artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{url}/health", proc, log, "mlflow server")
+        yield url
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def prefect_server(database: str, workdir: Path) -> Iterator[str]:
+    """A Prefect server (with its scheduler and services) on PostgreSQL ``database`` (a
+    ``postgresql://`` URL, used through asyncpg); yields its API URL."""
+    port, log = free_port(), workdir / "prefect-server.log"
+    env = os.environ | {
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database.replace("postgresql://", "postgresql+asyncpg://"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT_HOME": str(workdir / "prefect-server-home"),
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "flows.prefect_server:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(f"{url}/health", proc, log, "prefect server")
+        yield url
+    finally:
+        _stop(proc)
+
+
+def ray_nodes(address: str, env: dict) -> int:
+    command = [str(BIN / "ray"), "status", "--address", address]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=False).stdout
+    return sum(1 for line in out.splitlines() if line.strip().startswith("1 node_"))
+
+
+def _ray_node(args: list[str], env: dict) -> subprocess.Popen:
+    """A Ray node in its own session (``--block``): killing its process group stops exactly this node,
+    never another Ray on the machine (``ray stop`` would stop them all)."""
+    return subprocess.Popen(
+        [str(BIN / "ray"), "start", "--block", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _kill_node(node: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(node.pid, signal.SIGKILL)
+    node.wait(30)
+
+
+@contextlib.contextmanager
+def ray_cluster() -> Iterator[tuple[str, dict, subprocess.Popen]]:
+    """A head node and a worker node (1 CPU each) on 127.0.0.1 with token authentication; yields
+    (address, env, worker process)."""
+    env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    token = [str(BIN / "ray"), "get-auth-token", "--generate"]
+    subprocess.run(token, env=env, capture_output=True, check=True)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    head = _ray_node(["--head", f"--port={port}", "--include-dashboard=false", *common], env)
+    worker = None
+    try:
+        deadline = time.monotonic() + 120
+        while ray_nodes(address, env) < 1:
+            assert head.poll() is None, "the head node exited"
+            assert time.monotonic() < deadline, "the head node never started"
+            time.sleep(1)
+        worker = _ray_node([f"--address={address}", *common], env)
+        while ray_nodes(address, env) < 2:
+            assert time.monotonic() < deadline, "the worker node never joined"
+            time.sleep(2)
+        yield address, env, worker
+    finally:
+        for node in (worker, head):
+            if node is not None:
+                _kill_node(node)
+
+
+def prefect_worker(pool: str, env: dict, log: Path) -> subprocess.Popen:
+    """``prefect worker start`` for a process work pool; its flow runs are its child processes."""
+    with open(log, "a") as out:
+        return subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
