@@ -41,6 +41,7 @@ class RetrainConfig(_Strict, YamlConfig):
         default_factory=DriftPolicy,
         description="Label drift limits against the champion's dataset; null: off.",
     )
+    force: bool = Field(False, description="Retrain on every run, whatever the lake says (demos, tests).")
     how: Literal["champion", "search"] = Field(
         "champion",
         description="champion: retrain the champion's configuration on the newest dataset; search: run the"

@@ -123,7 +123,7 @@ def retrain(config: RetrainConfig | None = None, force: bool = False) -> Any:
         summary["ingest"] = {"counts": ingested["counts"], "dataset_version": ingested["dataset_version"]}
     basis = champion_task()
     champion = basis["version"] if basis else None
-    decision = decide_task(basis["dataset"] if basis else None, config, force)
+    decision = decide_task(basis["dataset"] if basis else None, config, force or config.force)
     summary |= {"champion": champion, "decision": decision}
     summary["decision_run"] = record_decision_task(decision, run_id, champion)
     logger.info("decision: %s (%s)", "retrain" if decision["retrain"] else "no retrain", decision["reason"])

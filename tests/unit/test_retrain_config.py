@@ -24,12 +24,16 @@ def test_a_bad_retraining_configuration_names_the_field(raw, named):
         RetrainConfig.from_dict(raw, "retrain.yaml")
 
 
-def test_the_example_configuration_loads():
+def test_the_example_configurations_load():
     from pathlib import Path
 
-    cfg = RetrainConfig.from_yaml(Path(__file__).parents[2] / "docs" / "examples" / "retrain.yaml")
+    examples = Path(__file__).parents[2] / "docs" / "examples"
+    cfg = RetrainConfig.from_yaml(examples / "retrain.yaml")
     assert cfg.how == "champion"
     assert cfg.train is not None
+    demo = RetrainConfig.from_yaml(examples / "retrain-demo.yaml")
+    assert demo.force
+    assert demo.schedules.retrain_every_s == 60
 
 
 def test_the_report_of_a_waiting_run_says_how_to_approve():
