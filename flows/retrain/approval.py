@@ -19,7 +19,7 @@ from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import delete_flow_run_input
+from prefect.input.actions import delete_flow_run_input, read_flow_run_input
 from prefect.states import Running
 from prefect.utilities.engine import propose_state_sync
 from pydantic import Field
@@ -43,6 +43,22 @@ def _running_again(flow_run_id) -> None:
     """After a pause slice ran out the run is still Paused on the server: set it Running to go on."""
     with get_client(sync_client=True) as client:
         propose_state_sync(client, Running(), flow_run_id=flow_run_id, force=True)
+
+
+def _forget(key: str, flow_run_id, parts: tuple[str, ...]) -> None:
+    """Delete what a pause stored (its schema and description; the answer, which holds credentials)."""
+    for part in parts:
+        with contextlib.suppress(Exception):
+            delete_flow_run_input(f"paused-{key}-{part}", flow_run_id=flow_run_id)
+
+
+def _late_answer(key: str, flow_run_id) -> ApprovalInput | None:
+    """An answer sent just as a pause slice ran out (stored, but the pause had stopped looking)."""
+    try:
+        raw = read_flow_run_input(f"paused-{key}-response", flow_run_id=flow_run_id)
+    except Exception:
+        return None
+    return ApprovalInput.model_validate(raw) if raw else None
 
 
 def await_approval(version: str, timeout_s: int, poll_s: int) -> dict[str, str]:
@@ -72,9 +88,11 @@ def await_approval(version: str, timeout_s: int, poll_s: int) -> dict[str, str]:
             )
         except FlowPauseTimeout:
             _running_again(flow_run_id)
-            continue
-        with contextlib.suppress(Exception):  # the credentials are not kept in Prefect's database
-            delete_flow_run_input(f"paused-{key}-response", flow_run_id=flow_run_id)
+            answer = _late_answer(key, flow_run_id)
+            if answer is None:
+                _forget(key, flow_run_id, ("schema", "description"))  # a week of slices leaves nothing behind
+                continue
+        _forget(key, flow_run_id, ("response", "schema", "description"))  # credentials are not kept
         try:
             outcome = resolve_with_credentials(
                 version, answer.user, answer.password, answer.session_token, answer.decision, answer.reason
