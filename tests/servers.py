@@ -48,30 +48,33 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def mlflow_server(database: str, workdir: Path) -> Iterator[str]:
+def _server(command: list[str], env: dict, log: Path, url: str, health: str, what: str) -> Iterator[str]:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_healthy(f"{url}{health}", proc, log, what)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def mlflow_server(database: str, workdir: Path):
     """``mlflow server`` on ``database``, serving artifacts from ``workdir``; yields its URL."""
-    port, log = free_port(), workdir / "mlflow-server.log"
+    port = free_port()
     command = [
         str(BIN / "mlflow"), "server",
         "--backend-store-uri", database,
         "--artifacts-destination", str(workdir / "server-artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
     ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{url}/health", proc, log, "mlflow server")
-        yield url
-    finally:
-        _stop(proc)
+    return _server(command, os.environ.copy(), workdir / "mlflow-server.log", url, "/health", "mlflow server")
 
 
-@contextlib.contextmanager
-def prefect_server(database: str, workdir: Path) -> Iterator[str]:
+def prefect_server(database: str, workdir: Path):
     """A Prefect server (with its scheduler and services) on PostgreSQL ``database`` (a
     ``postgresql://`` URL, used through asyncpg); yields its API URL."""
-    port, log = free_port(), workdir / "prefect-server.log"
+    port = free_port()
     env = os.environ | {
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": database.replace("postgresql://", "postgresql+asyncpg://"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -82,14 +85,8 @@ def prefect_server(database: str, workdir: Path) -> Iterator[str]:
         sys.executable, "-m", "uvicorn", "--factory", "flows.prefect_server:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
     ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/api"
-    try:
-        _wait_healthy(f"{url}/health", proc, log, "prefect server")
-        yield url
-    finally:
-        _stop(proc)
+    return _server(command, env, workdir / "prefect-server.log", url, "/health", "prefect server")
 
 
 def ray_nodes(address: str, env: dict) -> int:
