@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -140,6 +141,10 @@ def ray_cluster() -> Iterator[tuple[str, dict, subprocess.Popen]]:
         for node in (worker, head):
             if node is not None:
                 _kill_node(node)
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # what `ray stop` would clear
+        with contextlib.suppress(OSError):
+            if current.read_text().strip() == address:
+                current.unlink()
 
 
 def prefect_worker(pool: str, env: dict, log: Path) -> subprocess.Popen:

@@ -157,7 +157,8 @@ def _connect(config: TuneConfig) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=config.search.num_cpus or os.cpu_count(), **kwargs)
+        # a new local Ray, never one a stale /tmp/ray/ray_current_cluster names (left by a killed head)
+        ray.init(address="local", num_cpus=config.search.num_cpus or os.cpu_count(), **kwargs)
 
 
 def run_search(config: TuneConfig, resume: bool, say: Say, echo: bool = True) -> dict[str, Any]:
