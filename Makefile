@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/registration.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/mtl.py --quick
+	$(BIN)/python benchmarks/tune.py --quick
 
 # Re-pin the whole stack after a dependency change in pyproject.toml.
 lock: $(STAMP)
