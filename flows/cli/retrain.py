@@ -63,6 +63,7 @@ def serve_cmd(config: ConfigOpt = None) -> None:
     configure_prefect()
     os.environ.setdefault("PREFECT_RUNNER_PROCESS_LIMIT", "2")
     from prefect import serve
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     from flows.ingest.flow import ingest_batches
     from flows.retrain.flow import retrain
@@ -74,7 +75,11 @@ def serve_cmd(config: ConfigOpt = None) -> None:
             ingest_batches.to_deployment(name="ingest-batches", interval=cfg.schedules.ingest_every_s),
             retrain.to_deployment(
                 name="retrain",
-                concurrency_limit=1,  # one retraining at a time; a run waiting for approval holds it
+                # one retraining at a time (a run waiting for approval holds it); a run scheduled meanwhile
+                # is cancelled, not queued: waiting runs would pile up behind a week-long approval
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+                ),
                 parameters={"config": cfg.model_dump(mode="json")},
                 **({"interval": every} if every else {"cron": cfg.schedules.retrain_cron}),
             ),
