@@ -57,7 +57,7 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
                 "trainer": "tina",
                 "approval_timeout_s": 600,
                 "approval_poll_s": 2,
-                "schedules": {"ingest_every_s": 3600, "retrain_every_s": 3600},  # the first run starts now
+                "schedules": {"ingest_every_s": 3600, "retrain_every_s": 15},  # overlaps: cancelled
             }
         )
     )

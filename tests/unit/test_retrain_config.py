@@ -33,7 +33,7 @@ def test_the_example_configurations_load():
     assert cfg.train is not None
     demo = RetrainConfig.from_yaml(examples / "retrain-demo.yaml")
     assert demo.force
-    assert demo.schedules.retrain_every_s == 600
+    assert demo.schedules.retrain_every_s == 120
 
 
 def test_the_report_of_a_waiting_run_says_how_to_approve():
