@@ -100,6 +100,10 @@ def production(tmp_path, monkeypatch):
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        # this process's Prefect settings may still name a server an earlier test started and stopped
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}))
         home.mkdir()
         small_lake(home)
         from registry.users import add_user, authenticate
