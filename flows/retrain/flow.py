@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -57,16 +56,15 @@ def record_decision_task(decision: dict[str, Any], flow_run: str, champion: str 
 @task(name="search", retries=1, cache_policy=NO_CACHE)
 def search_task(search_config: str, dataset: str) -> dict[str, Any]:
     from flows.tune.config import TuneConfig
-    from flows.tune.search import run_search
+    from flows.tune.results import record
+    from flows.tune.search import STATE, run_search, storage_root
 
     cfg = TuneConfig.from_yaml(search_config)
     data = cfg.base.data.model_copy(update={"dataset": dataset, "paths": []})
     cfg = cfg.model_copy(
         update={"name": f"{cfg.name}-{dataset}", "base": cfg.base.model_copy(update={"data": data})}
     )
-    from flows.tune.results import record
-
-    resume = (Path(cfg.search.storage or home_dir("tune")) / cfg.name / "ppg-search.json").is_file()
+    resume = (storage_root(cfg) / cfg.name / STATE).is_file()  # a restarted run continues its search
     outcome = run_search(cfg, resume, get_run_logger().info, echo=False)
     recorded = record(cfg, outcome)
     return {"config": cfg, "chosen": recorded["chosen"], "search_run": recorded["search_run"],
