@@ -18,6 +18,17 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: n
 POSTGRES_ADMIN_URL = os.environ.get("PPG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _environment_restored_after_each_module() -> Iterator[None]:
+    """Commands called in-process set defaults in ``os.environ`` (``configure_prefect``: PREFECT_HOME
+    and more), as a real process may; they must not reach the next module's tests (a PREFECT_HOME left
+    here put two Prefect servers on one SQLite database)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(autouse=True)
 def ppg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ppg_home"

@@ -61,22 +61,28 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
             }
         )
     )
+    # a fresh process as a user starts it: no Prefect setting an earlier test left in this process's
+    # environment (a shared PREFECT_HOME put two servers on one SQLite database: "database is locked")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     serve = subprocess.Popen(
         [PPG, "serve", "--config", str(config)],
-        env={k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | env,
+        env=clean | env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "serve.log").open("w"),  # printed when the test fails
         text=True,
     )
+    log = tmp_path / "serve.log"
     try:
         line = serve.stdout.readline()
         assert "serving ingest-batches and retrain on http" in line, line
         api = line.rsplit(" on ", 1)[1].strip()
-        monkeypatch.setenv("PREFECT_API_URL", api)
         from prefect import get_client
         from prefect.flow_runs import resume_flow_run
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        with get_client(sync_client=True) as client:
+        # this process's Prefect settings are read once: an earlier test's server would be asked, or a
+        # temporary one started, if the environment alone named the served API
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
             run = _paused(client, timeout=400)
             resume_flow_run(run.id, run_input={"user": "alex", "password": "alex-password"})
             deadline = time.monotonic() + 120
@@ -93,6 +99,8 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
         assert champion
         assert ("alex", "approve", champion) in [(e.actor, e.action, e.version) for e in audit.entries()]
         assert ("retrain-flow", "retrain-decision") in [(e.actor, e.action) for e in audit.entries()]
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- ppg serve's log (tail) ---\n{log.read_text()[-6000:]}") from None
     finally:
         serve.send_signal(signal.SIGTERM)
         try:
