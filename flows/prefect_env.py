@@ -116,7 +116,27 @@ def _owned_server_class(services: bool):
     import prefect.server.api.server as server_module
 
     class OwnedServer(server_module.SubprocessASGIServer):
-        """Prefect's temporary server, started so that it dies with this process (Linux)."""
+        """Prefect's temporary server, started so that it dies with this process (Linux), on a new
+        database started from a migrated template (``flows.prefect_template``)."""
+
+        def start(self, timeout: int | None = None) -> None:
+            from prefect.settings import get_current_settings
+
+            from flows import prefect_template
+
+            # the server's environment as Prefect builds it in _run_uvicorn_command
+            env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
+            database = prefect_template.server_database(env)
+            new = database is not None and not database.exists()
+            seeded = new and prefect_template.seed(database)
+            try:
+                super().start(timeout)
+            except BaseException:
+                if seeded:
+                    prefect_template.forget(database)
+                raise
+            if new and not seeded:
+                prefect_template.save(database)
 
         def _run_uvicorn_command(self) -> subprocess.Popen:
             real = server_module.subprocess

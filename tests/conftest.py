@@ -7,6 +7,7 @@ in which case they fail: the production configuration must really be exercised t
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ import pyarrow as pa
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: no telemetry attempts
+# one migrated Prefect database template for the whole run (flows/prefect_template.py), not ~/.cache
+os.environ.setdefault("PPG_CACHE_DIR", tempfile.mkdtemp(prefix="ppg-test-cache-"))
 POSTGRES_ADMIN_URL = os.environ.get("PPG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
