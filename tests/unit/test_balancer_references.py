@@ -40,9 +40,11 @@ def test_pcgrad_matches_torchjd(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mgda_min_norm_point_matches_torchjd(seed):
     J = jacobian(seed)
-    reference = MGDA(epsilon=1e-12, max_iters=200_000)(J)  # Frank-Wolfe run to convergence
-    ours = min_norm_weights(J) @ J
     scale = float(J.norm(dim=1).max())
+    reference = MGDA(epsilon=1e-12, max_iters=20_000)(J)
+    if float(reference.norm()) > 0.1 * scale:
+        reference = MGDA(epsilon=1e-12, max_iters=200_000)(J)  # Frank-Wolfe run to convergence
+    ours = min_norm_weights(J) @ J
     assert float(ours.norm()) <= float(reference.norm()) + 1e-9 * scale  # never a longer vector
     if float(reference.norm()) > 0.1 * scale:  # where Frank-Wolfe converges, the same point
         assert float((ours - reference).norm()) <= 1e-4 * scale
