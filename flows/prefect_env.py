@@ -24,7 +24,6 @@ import threading
 import time
 import types
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 from ppg_models.home import home_dir
@@ -119,29 +118,33 @@ def _owned_server_class(services: bool):
         """Prefect's temporary server, started so that it dies with this process (Linux), on a new
         database started from a migrated template (``flows.prefect_template``)."""
 
-        def start(self, timeout: int | None = None) -> None:
-            from prefect.settings import get_current_settings
+        new_database: Path | None = None  # the SQLite file this server creates, when it is new
+        seeded = False  # ... and it was copied from the template
 
+        def start(self, timeout: int | None = None) -> None:
             from flows import prefect_template
 
-            # the server's environment as Prefect builds it in _run_uvicorn_command
-            env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
-            database = prefect_template.server_database(env)
-            new = database is not None and not database.exists()
-            seeded = new and prefect_template.seed(database)
             try:
                 super().start(timeout)
             except BaseException:
-                if seeded:
-                    prefect_template.forget(database)
+                if self.seeded:
+                    prefect_template.forget(self.new_database)
                 raise
-            if new and not seeded:
-                prefect_template.save(database)
+            if self.new_database is not None and not self.seeded:
+                prefect_template.save(self.new_database)
+
+        def _popen(self, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+            from flows import prefect_template
+
+            database = prefect_template.server_database(env)  # the environment Prefect gives the server
+            if database is not None and not database.exists():
+                self.new_database, self.seeded = database, prefect_template.seed(database)
+            return _popen(services, args, env, **kwargs)
 
         def _run_uvicorn_command(self) -> subprocess.Popen:
             real = server_module.subprocess
             server_module.subprocess = types.SimpleNamespace(
-                Popen=partial(_popen, services), TimeoutExpired=subprocess.TimeoutExpired
+                Popen=self._popen, TimeoutExpired=subprocess.TimeoutExpired
             )
             try:
                 return super()._run_uvicorn_command()

@@ -64,14 +64,14 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
     # a fresh process as a user starts it: no Prefect setting an earlier test left in this process's
     # environment (a shared PREFECT_HOME put two servers on one SQLite database: "database is locked")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    log = tmp_path / "serve.log"  # printed when the test fails
     serve = subprocess.Popen(
         [PPG, "serve", "--config", str(config)],
-        env=clean | env | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        env=clean | env,
         stdout=subprocess.PIPE,
-        stderr=(tmp_path / "serve.log").open("w"),  # printed when the test fails
+        stderr=log.open("w"),
         text=True,
     )
-    log = tmp_path / "serve.log"
     try:
         line = serve.stdout.readline()
         assert "serving ingest-batches and retrain on http" in line, line
