@@ -56,7 +56,7 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
                 "train": tiny_base(epochs=1),
                 "trainer": "tina",
                 "approval_timeout_s": 600,
-                "approval_poll_s": 2,
+                "approval_poll_s": 30,  # a pause slice long enough that the resume lands inside it
                 "schedules": {"ingest_every_s": 3600, "retrain_every_s": 15},  # overlaps: cancelled
             }
         )
