@@ -1,11 +1,11 @@
 """The champion and challenger aliases: decided in the registry database, mirrored to MLflow.
 
 A decision reads and writes the aliases in ``ppg_aliases`` inside its exclusive transaction, marked
-not yet mirrored; after the commit ``mirror`` moves MLflow's aliases to match and marks them mirrored.
-A decision that dies between the two leaves the mark, and the next decision (under the same lock)
-finishes the mirror before it reads anything. An MLflow alias that differs while nothing is pending
-was moved outside the registry: every decision refuses to run, naming the difference, until an admin
-restores the mirror (``restore_mirror``, audited).
+not yet mirrored; after the commit, under the lock again, ``mirror`` moves MLflow's aliases to match
+and marks them mirrored. A decision that dies between the two leaves the mark, and the next decision
+(under the same lock) finishes the mirror before it reads anything. An MLflow alias that differs while
+nothing is pending was moved outside the registry: every decision refuses to run, naming the
+difference, until an admin restores the mirror (``restore_mirror``, audited).
 """
 
 from __future__ import annotations

@@ -61,10 +61,15 @@ def _record(
 
 
 def _mirror(c: MlflowClient, after: Aliases) -> Aliases:
-    """After a decision's commit: move MLflow's aliases and tags to what was decided, mark them mirrored."""
-    aliases.mirror(c, after)
+    """After a decision's commit: move MLflow's aliases and tags to what is decided now, mark them mirrored.
+
+    Under the registry lock, so two decisions never write MLflow's aliases at once (MLflow's SQL store
+    inserts a new alias row without a lock: two racing verdicts both creating the challenger alias hit a
+    unique violation on PostgreSQL), and a slower decision never mirrors a value a later one replaced."""
     with exclusive() as conn:
-        aliases.mark_mirrored(conn, after)
+        decided = aliases.truth(conn)
+        aliases.mirror(c, decided)
+        aliases.mark_mirrored(conn, decided)
         version_state.mirror_pending(conn, c)
     return after
 

@@ -91,10 +91,10 @@ def _paused_run(timeout=300):
     raise AssertionError("no run paused for an approval")
 
 
-def _send(run_id, **answer):
-    from prefect.flow_runs import resume_flow_run
+def _send(run_id, **given):
+    from flow_answers import answer
 
-    resume_flow_run(run_id, run_input=answer)
+    answer(run_id, given)
 
 
 def _audit_actions():

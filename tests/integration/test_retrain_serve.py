@@ -56,7 +56,7 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
                 "train": tiny_base(epochs=1),
                 "trainer": "tina",
                 "approval_timeout_s": 600,
-                "approval_poll_s": 30,  # a pause slice long enough that the resume lands inside it
+                "approval_poll_s": 30,
                 "schedules": {"ingest_every_s": 3600, "retrain_every_s": 15},  # overlaps: cancelled
             }
         )
@@ -76,15 +76,15 @@ def test_a_served_schedule_retrains_and_waits_for_an_approval_given_in_the_flow(
         line = serve.stdout.readline()
         assert "serving ingest-batches and retrain on http" in line, line
         api = line.rsplit(" on ", 1)[1].strip()
+        from flow_answers import answer
         from prefect import get_client
-        from prefect.flow_runs import resume_flow_run
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         # this process's Prefect settings are read once: an earlier test's server would be asked, or a
         # temporary one started, if the environment alone named the served API
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
             run = _paused(client, timeout=400)
-            resume_flow_run(run.id, run_input={"user": "alex", "password": "alex-password"})
+            answer(run.id, {"user": "alex", "password": "alex-password"})
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 state = client.read_flow_run(run.id).state

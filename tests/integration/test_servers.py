@@ -135,9 +135,9 @@ def _stop(worker: subprocess.Popen) -> None:
 
 
 def test_retrain_on_real_servers_survives_losing_a_ray_node_and_the_prefect_worker(production):
+    from flow_answers import answer
     from prefect import get_client
     from prefect.deployments import run_deployment
-    from prefect.flow_runs import resume_flow_run
 
     env, ray_worker, log = production
     waiting = lambda s: s.is_paused() or s.is_final()  # noqa: E731
@@ -155,7 +155,7 @@ def test_retrain_on_real_servers_survives_losing_a_ray_node_and_the_prefect_work
                 runs.append(run_deployment("retrain/retrain", timeout=0, parameters={"force": True}).id)
                 state = _wait(client, runs[-1], waiting, 600, "rerun")
             assert state.is_paused(), f"{state.name}: {state.message}\n{log.read_text()[-3000:]}"
-            resume_flow_run(runs[-1], run_input={"user": "alex", "password": "alex-password"})
+            answer(runs[-1], {"user": "alex", "password": "alex-password"})
             final = _wait(client, runs[-1], lambda s: s.is_final(), 300, "approved run")
             assert final.name == "Completed", final.message
     finally:
