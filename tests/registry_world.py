@@ -1,4 +1,4 @@
-"""A small lake and two trained runs, shared by the registry tests (built once per module)."""
+"""A small lake and two trained runs, shared by the registry tests (built once per session)."""
 
 from __future__ import annotations
 
@@ -113,14 +113,15 @@ def race(*calls: tuple) -> tuple[list, list]:
 # ---- fixtures shared by the registry test modules (imported there by name) ----------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory):
-    """One lake and two trained runs per test module (training is the slow part)."""
+    """One lake and two trained runs for the whole session (training is the slow part); every test that
+    uses them gets its own MLflow store and registry database (``registry_home``), so none changes them."""
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("registry-home")
     mp.setenv("PPG_HOME", str(home))
     try:
-        yield build_world(home)
+        return build_world(home)
     finally:
         mp.undo()
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from registry_world import LENIENT, assert_consistent, build_world, race
+from registry_world import LENIENT, assert_consistent, race
 from servers import mlflow_server as running_mlflow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -32,10 +32,9 @@ def mlflow_server(postgres_database, tmp_path):
         yield url, postgres_database
 
 
-def test_train_register_gate_approve_rollback_over_http_with_races(mlflow_server, tmp_path, monkeypatch):
+def test_train_register_gate_approve_rollback_over_http_with_races(mlflow_server, world, monkeypatch):
     url, database = mlflow_server
-    monkeypatch.setenv("PPG_HOME", str(tmp_path / "home"))
-    world = build_world(tmp_path / "home")
+    monkeypatch.setenv("PPG_HOME", str(world.home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("PPG_REGISTRY_DB", database)
 
