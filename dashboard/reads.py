@@ -11,7 +11,7 @@ import streamlit as st
 
 from ppg_models.lake import history
 from ppg_models.lake.store import Lake
-from registry import policies, review, searches, settings
+from registry import policies, retraining, review, searches, settings
 from registry.promotion import decided_aliases
 
 TTL = 60
@@ -34,6 +34,11 @@ def versions(place: tuple[str, ...]):
 @st.cache_data(ttl=TTL, show_spinner=False)
 def aliases(place: tuple[str, ...]) -> dict[str, str | None]:
     return dict(decided_aliases())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def pending_requests(place: tuple[str, ...]) -> list[dict[str, Any]]:
+    return retraining.pending_requests()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -82,10 +82,19 @@ def decided_aliases() -> Aliases:
 
 def record_admin_act(conn: Connection, actor: str, action: str, evidence: dict[str, Any]) -> None:
     """Audit an administrative decision (a user added, aliases restored) inside its transaction."""
+    record_note(conn, actor, action, None, evidence)
+
+
+def record_note(
+    conn: Connection, actor: str, action: str, version: str | None, evidence: dict[str, Any]
+) -> None:
+    """Audit an act that moves no alias (an administrative decision, a retraining run's decision or
+    approval request) inside its transaction: the aliases before and after it are the decided ones,
+    and MLflow's head tag follows the log."""
     c = client()
     ensure_registered_model(c)  # the audit anchor is a tag on it
     current = aliases.truth(conn)
-    _record(conn, c, actor, action, None, evidence, current, current)
+    _record(conn, c, actor, action, version, evidence, current, current)
 
 
 def record_registration(

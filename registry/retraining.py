@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ppg_models.training.config import TrainConfig
 from registry import audit, version_state
 from registry.db import eval_sets, exclusive, reading, versions
-from registry.promotion import approve, decided_aliases, reject
+from registry.promotion import approve, decided_aliases, record_note, reject
 from registry.registration import register_run
 from registry.status import Status
 from registry.tracking import client
@@ -81,8 +81,39 @@ def record_decision(decision: dict[str, Any], flow_run: str, champion: str | Non
         mlflow.log_dict(decision, "decision.json")
     with exclusive() as conn:
         evidence = {**decision, "flow_run": flow_run, "mlflow_run": run.info.run_id}
-        audit.append(conn, ACTOR, "retrain-decision", champion, evidence)
+        _note(conn, "retrain-decision", champion, evidence)
     return run.info.run_id
+
+
+def _note(conn, action: str, version: str | None, evidence: dict[str, Any]) -> None:
+    record_note(conn, ACTOR, action, version, evidence)
+
+
+def record_approval_requested(version: str, flow_run: str, timeout_s: int) -> None:
+    """A retraining run waits for a person's decision on ``version`` (listed by ``pending_requests``)."""
+    with exclusive() as conn:
+        _note(conn, "approval-requested", version, {"flow_run": flow_run, "timeout_s": timeout_s})
+
+
+def pending_requests() -> list[dict[str, Any]]:
+    """Open approval requests, newest first: the version, the flow run waiting on it, when it asked and
+    how long it waits. A request closes when the registry decides the version or the run gives up."""
+    asked: dict[str, audit.Entry] = {}
+    for e in audit.entries():
+        if e.action == "approval-requested":
+            asked[e.version] = e
+        elif e.action == "approval-not-given":
+            asked.pop(e.version, None)
+    return [
+        {
+            "version": v,
+            "flow_run": e.body["evidence"].get("flow_run"),
+            "requested_at": e.at,
+            "timeout_s": e.body["evidence"].get("timeout_s"),
+        }
+        for v, e in sorted(asked.items(), key=lambda item: item[1].seq, reverse=True)
+        if approval_outcome(v) is None
+    ]
 
 
 def approval_outcome(version: str) -> str | None:
@@ -118,4 +149,4 @@ def resolve_with_credentials(
 
 def record_not_approved(version: str, why: str, flow_run: str) -> None:
     with exclusive() as conn:
-        audit.append(conn, ACTOR, "approval-not-given", version, {"reason": why, "flow_run": flow_run})
+        _note(conn, "approval-not-given", version, {"reason": why, "flow_run": flow_run})

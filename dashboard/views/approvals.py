@@ -37,6 +37,28 @@ def _show_last() -> None:
         st.success(message)
 
 
+def _pending(requests: list[dict]) -> None:
+    """The retraining runs waiting for a decision: approving or rejecting the version below resolves
+    the run's request (it reads the registry every ``approval_poll_s`` seconds)."""
+    if not requests:
+        st.markdown("**Pending retraining requests:** none; no retraining run waits for a decision.")
+        return
+    st.markdown(f"**Pending retraining requests:** {len(requests)}. A decision below resolves the request;")
+    st.caption("the waiting run reads the registry every `approval_poll_s` seconds and ends with it.")
+    st.dataframe(
+        [
+            {
+                "version": f"v{r['version']}",
+                "flow run": r["flow_run"],
+                "requested at": r["requested_at"],
+                "waits (h)": round(r["timeout_s"] / 3600, 2) if r["timeout_s"] else None,
+            }
+            for r in requests
+        ],
+        hide_index=True,
+    )
+
+
 def render() -> None:
     place = reads.where()
     st.header("Approvals")
@@ -49,8 +71,7 @@ def render() -> None:
         " account in their line of creation trained; only a version whose gate passed under the policy in"
         " force, against the current champion, can be approved; rejected versions never serve again."
     )
-    st.markdown("**Pending retraining requests:** none. The scheduled retraining flow is not built yet, so no"
-                " flow waits for an approval here.")  # fmt: skip
+    _pending(reads.pending_requests(place))
     if user is None:
         st.info("Sign in (sidebar) as an approver to approve, reject or roll back.")
         return

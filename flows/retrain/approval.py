@@ -31,7 +31,12 @@ from prefect.utilities.engine import propose_state_sync
 from pydantic import Field
 
 from registry.promotion import PromotionError
-from registry.retraining import approval_outcome, record_not_approved, resolve_with_credentials
+from registry.retraining import (
+    approval_outcome,
+    record_approval_requested,
+    record_not_approved,
+    resolve_with_credentials,
+)
 from registry.users import AuthError
 
 
@@ -92,6 +97,8 @@ def await_approval(version: str, timeout_s: int, poll_s: int) -> dict[str, str]:
     logger = get_run_logger()
     flow_run_id = get_run_context().flow_run.id
     deadline = time.monotonic() + timeout_s
+    if approval_outcome(version) is None:
+        record_approval_requested(version, str(flow_run_id), timeout_s)  # listed on the Approvals page
     done = threading.Event()
     watcher = threading.Thread(
         target=contextvars.copy_context().run,  # the run's Prefect settings and logger travel with it

@@ -197,6 +197,22 @@ def test_reject_needs_a_reason_and_a_rejected_version_cannot_be_approved(version
     assert "No version can be promoted now." in texts(at)  # v1 is champion, v2 rejected: nothing offered
 
 
+def test_a_retraining_run_waiting_for_a_decision_is_listed_until_the_registry_decides(versions):
+    from registry.retraining import record_approval_requested
+
+    assert "**Pending retraining requests:** none" in texts(app("Approvals"))
+    record_approval_requested("2", "0b7c-flow-run", 7 * 24 * 3600)  # as the retrain flow does when it pauses
+    st.cache_data.clear()
+    at = app("Approvals")
+    assert "**Pending retraining requests:** 1." in texts(at)
+    listed = at.dataframe[0].value
+    assert (listed["version"].tolist(), listed["flow run"].tolist()) == (["v2"], ["0b7c-flow-run"])
+    at = sign_in(at, "ana", "ana-password-")
+    at.selectbox(key="approve_version").set_value(2).run()
+    at.button(key="approve").click().run()
+    assert "**Pending retraining requests:** none" in texts(at), "the approval resolved the request"
+
+
 def test_audit_page_flags_a_tag_changed_behind_the_registry(versions):
     client().set_model_version_tag("ppg-multitask", "2", "ppg.status", "champion")
     at = app("Audit")

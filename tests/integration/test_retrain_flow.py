@@ -97,6 +97,13 @@ def _send(run_id, **given):
     answer(run_id, given)
 
 
+def _verified():
+    """`ppg audit verify` finds nothing wrong: the flow's own entries carry the aliases on."""
+    from registry.integrity import problems
+
+    assert problems() == []
+
+
 def _audit_actions():
     from registry import audit
 
@@ -115,15 +122,19 @@ def test_an_approval_that_never_comes_ends_not_approved():
     version = summary["registered"]["version"]
     assert ("retrain-flow", "approval-not-given", version) in _audit_actions()
     assert ("retrain-flow", "retrain-decision", None) in _audit_actions()
+    _verified()
 
 
 def test_the_flow_input_is_checked_by_the_registry_and_nothing_is_registered_twice():
     from registry.promotion import decided_aliases
+    from registry.retraining import pending_requests
     from registry.versions import all_versions
 
     before = len(all_versions())
     thread, box = _start(_config(), force=True)
     run_id = _paused_run()
+    asked = pending_requests()
+    assert [r["flow_run"] for r in asked] == [str(run_id)], "the waiting run is listed (Approvals page)"
     _send(run_id, user="alex", password="wrong-password", decision="approve")  # refused: waits on
     run_id = _paused_run()
     _send(run_id, user="tina", password="tina-password", decision="approve")  # a trainer may not approve
@@ -138,6 +149,8 @@ def test_the_flow_input_is_checked_by_the_registry_and_nothing_is_registered_twi
     assert summary["approval"] == {"outcome": "approved", "by": "alex"}
     assert decided_aliases()["champion"] == version
     assert ("alex", "approve", version) in _audit_actions()
+    assert pending_requests() == [], "the approval closed the request"
+    _verified()
 
     from prefect import get_client
 
@@ -172,3 +185,4 @@ def test_nothing_new_no_retrain_then_new_data_and_an_approval_in_the_registry():
     assert "windows accepted since" in summary["decision"]["reason"]
     assert summary["approval"]["outcome"] == "approved"
     assert decided_aliases()["champion"] == str(waiting)
+    _verified()
