@@ -137,7 +137,7 @@ def inference_times(models: list[str] | None) -> dict[str, float]:
     return {name: inference_ms_per_window(section) for name, section in rows.items()}
 
 
-def train_one(name, model, balancer, parts, mode, seed, device, threads=1) -> dict[str, Any]:
+def train_one(name, model, balancer, parts, mode, seed, device, threads=1, optim=None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.from_dict(
             {
@@ -148,6 +148,7 @@ def train_one(name, model, balancer, parts, mode, seed, device, threads=1) -> di
                     "epochs": mode["epochs"],
                     "patience": mode["patience"],
                     "epoch_windows": mode["epoch_windows"],
+                    **(optim or {}),
                 },
                 "seed": seed,
                 "threads": threads,
@@ -169,6 +170,7 @@ def train_one(name, model, balancer, parts, mode, seed, device, threads=1) -> di
         "epochs_run": len(history),
         "best_epochs": run.training.best_epochs,
         "af_val_loss": history[af_epoch]["val_loss"].get("af") if af_epoch >= 0 else None,
+        "head_tuning": run.training.head_tuning,
     }
 
 

@@ -112,6 +112,8 @@ def log_run(run: RunResult, config: TrainConfig, trained_by: str) -> str:
         mlflow.log_artifact(str(out / "config.yaml"))
         if (out / "affinity.json").is_file():
             mlflow.log_artifact(str(out / "affinity.json"), "affinity")
+        if (out / "head_tuning.json").is_file():
+            mlflow.log_artifact(str(out / "head_tuning.json"), "training")
         with tempfile.TemporaryDirectory() as tmp:
             for name, png in evidence_plots(run.report.predictions_frame(), list(run.report.tasks)).items():
                 (Path(tmp) / name).write_bytes(png)

@@ -35,7 +35,14 @@ def _training_progress(quiet: bool) -> Iterator[Callable[[dict], None]]:
                 bar.console.print(
                     f"epoch {event['epoch']:3d}  step {event['step']}/{event['steps']}", highlight=False
                 )
-        elif not quiet:
+        elif event["event"] == "head_tuning" and not quiet:
+            for head, h in ((k, v) for k, v in event.items() if isinstance(v, dict)):
+                bar.console.print(
+                    f"head {head} ({'+'.join(h['tasks'])}) fine-tuned: validation loss {h['val_before']:.3f}"
+                    f" -> {h['val_after']:.3f} (kept epoch {h['kept_epoch']})",
+                    highlight=False,
+                )
+        elif event["event"] == "epoch" and not quiet:
             val = " ".join(f"{t}={v:.3f}" for t, v in event["val_loss"].items())
             mark = "*" if event["improved"] else " "
             bar.console.print(f"epoch {event['epoch']:3d}{mark} validation loss {val}", highlight=False)

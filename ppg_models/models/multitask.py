@@ -90,6 +90,13 @@ class MultiTaskModel(nn.Module):
                 {k.removeprefix(f"{prefix}."): v for k, v in state.items() if k.startswith(f"{prefix}.")}
             )
 
+    def head_tasks(self) -> dict[str, list[str]]:
+        """Each head's key and the tasks it predicts (SBP and DBP share one head, for instance)."""
+        heads: dict[str, list[str]] = {}
+        for task in self.tasks:
+            heads.setdefault(self._head_of[task][0], []).append(task)
+        return heads
+
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         return [p for p in self.heads[self._head_of[task][0]].parameters() if p.requires_grad]
 

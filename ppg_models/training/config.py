@@ -108,6 +108,16 @@ class BalancerConfig(_Strict):
         return check_params(params_model(ProtectedTask, 3), params, "the protected-task wrapper")
 
 
+class HeadTuningConfig(_Strict):
+    """After training: each head fine-tuned on its group's frozen features, with its own early stopping
+    (``ppg_models.training.head_tuning``). 0 epochs: off."""
+
+    epochs: int = Field(0, ge=0, description="Most epochs of head fine-tuning (0: off).")
+    lr: float = Field(5e-4, gt=0)
+    patience: int = Field(3, ge=1)
+    epoch_windows: int | None = Field(None, ge=2, description="Windows per epoch (default: as training).")
+
+
 class OptimConfig(_Strict):
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(64, ge=2)
@@ -119,6 +129,7 @@ class OptimConfig(_Strict):
         None, ge=2, description="Windows drawn per epoch (default: as many as the training set holds)."
     )
     grad_clip: float = Field(5.0, gt=0)
+    head_tuning: HeadTuningConfig = Field(default_factory=HeadTuningConfig)
 
 
 class TrainConfig(_Strict, YamlConfig):

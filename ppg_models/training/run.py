@@ -1,7 +1,8 @@
 """One training run from a config: data and splits, training, test evaluation, and the run folder.
 
 The run folder holds ``model/`` (bundle: spec, weights, SHA-256), ``config.yaml``, ``report.json``,
-``history.json``, ``affinity.json`` (when measured) and ``checkpoints/`` (resume).
+``history.json``, ``affinity.json`` (when measured), ``head_tuning.json`` (when heads were fine-tuned)
+and ``checkpoints/`` (resume).
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def run_training(
         (out / "affinity.json").write_text(
             json.dumps({"tasks": result.model.tasks, "matrix": matrix}, indent=1)
         )
+    if result.head_tuning is not None:
+        (out / "head_tuning.json").write_text(json.dumps(result.head_tuning, indent=1))
     sizes = {k: len(v) for k, v in parts.items()}
     bundle = bundle_digest(out / "model")
     return RunResult(out, report, result, digest, bundle, sizes, config, config.data.dataset)

@@ -22,9 +22,11 @@ from ppg_models.balancers import Balancer, Step, create_balancer
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 from ppg_models.training.affinity import AffinityTracker
+from ppg_models.training.batches import targets_for, validation_losses
 from ppg_models.training.checkpoint import atomic_save, load_state
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import WindowSet, epoch_order, label_scaling
+from ppg_models.training.head_tuning import tune_heads
 from ppg_models.training.losses import task_losses
 from ppg_models.training.selection import GroupSelection
 
@@ -43,6 +45,7 @@ class TrainResult:
     windows_seen: int
     resumed_from: int | None = None
     best_epochs: dict[str, int] | None = None  # per group ("hr+spo2"), the epoch its weights come from
+    head_tuning: dict[str, Any] | None = None  # per head: validation loss before and after, epoch kept
 
     @property
     def windows_per_second(self) -> float:
@@ -61,17 +64,6 @@ def seed_everything(seed: int, threads: int) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def targets_for(
-    ws: WindowSet, idx: np.ndarray, spec: ModelSpec, device: torch.device
-) -> dict[str, torch.Tensor]:
-    """Standardised regression labels and 0/1 AF labels for windows ``idx`` (NaN = unlabeled)."""
-    out = {}
-    for task in spec.tasks:
-        mean, std = spec.scaling(task)
-        out[task] = torch.as_tensor((ws.labels[task][idx] - mean) / std, dtype=torch.float32, device=device)
-    return out
 
 
 def build_model(config: TrainConfig, train: WindowSet) -> MultiTaskModel:
@@ -95,26 +87,6 @@ def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
-
-
-@torch.no_grad()
-def validation_losses(
-    model: MultiTaskModel, ws: WindowSet, device: torch.device, batch: int = 256
-) -> dict[str, float]:
-    """Mean validation loss per task over its labeled windows."""
-    model.eval()
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for start in range(0, len(ws), batch):
-        idx = np.arange(start, min(start + batch, len(ws)))
-        out = model(torch.from_numpy(ws.x[idx]).to(device))
-        targets = targets_for(ws, idx, model.spec, device)
-        for task, loss in task_losses(out, targets).items():
-            n = int((~torch.isnan(targets[task])).sum())
-            sums[task] = sums.get(task, 0.0) + float(loss) * n
-            counts[task] = counts.get(task, 0) + n
-    model.train()
-    return {t: sums[t] / counts[t] for t in sums}
 
 
 @contextmanager
@@ -324,6 +296,22 @@ def train(
     trainer = Trainer(config, train_set, val_set, checkpoint_dir)
     resumed = trainer.resume() if resume else None
     trainer.fit(on_progress)
+    tuned = None
+    h = config.optim.head_tuning
+    if h.epochs:
+        tuned = tune_heads(
+            trainer.model,
+            train_set,
+            val_set,
+            h,
+            batch_size=config.optim.batch_size,
+            windows=h.epoch_windows or config.optim.epoch_windows,
+            balance_sources=config.data.balance_sources,
+            seed=config.seed,
+            device=trainer.device,
+        )
+        if on_progress:
+            on_progress({"event": "head_tuning", **tuned})
     return TrainResult(
         model=trainer.model.eval(),
         history=trainer.history,
@@ -334,4 +322,5 @@ def train(
         windows_seen=trainer.windows_seen,
         resumed_from=resumed,
         best_epochs=trainer.best_epochs(),
+        head_tuning=tuned,
     )

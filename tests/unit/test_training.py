@@ -212,3 +212,30 @@ def test_famo_learns_from_each_steps_effect_during_training(tmp_path, windows, c
     assert int(trainer.balancer.steps.max()) == trainer.steps_per_epoch
     after = [m.running_mean for m in trainer.model.modules() if hasattr(m, "running_mean")]
     assert any(not torch.equal(a, b) for a, b in zip(running, after, strict=True))
+
+
+def test_heads_fine_tuned_on_frozen_features_keep_their_own_best_and_leave_the_backbones(
+    tmp_path, windows, config
+):
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    tr, va = windows.subset(parts["train"]), windows.subset(parts["val"])
+    plain = train(config(tmp_path / "a", optim={"epochs": 1}), tr, va, tmp_path / "a", resume=False)
+    tuning = {"epochs": 4, "patience": 2, "lr": 2e-3}
+    cfg = config(tmp_path / "b", optim={"epochs": 1, "head_tuning": tuning})
+    tuned = train(cfg, tr, va, tmp_path / "b", resume=False)
+    backbones = {k: v for k, v in plain.model.state_dict().items() if k.startswith("backbones.")}
+    after = tuned.model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in backbones.items()), "the features stay frozen"
+    report = {k: v for k, v in tuned.head_tuning.items() if k != "epochs_run"}
+    assert set(report) == set(tuned.model.head_tasks())
+    assert 1 <= tuned.head_tuning["epochs_run"] <= 4
+    for head in report.values():
+        assert head["val_after"] <= head["val_before"], "a head never ends worse than it came"
+        assert 0 <= head["kept_epoch"] <= tuned.head_tuning["epochs_run"]
+    assert any(h["val_after"] < h["val_before"] for h in report.values()), "one epoch left room to improve"
+    from ppg_models.training.trainer import validation_losses
+
+    measured = validation_losses(tuned.model, va, torch.device("cpu"))
+    for head in report.values():  # the kept states are the ones reported
+        assert sum(measured[t] for t in head["tasks"]) == pytest.approx(head["val_after"], rel=1e-5)
+    assert all(p.requires_grad for p in tuned.model.parameters()), "trainable again for a resumed run"

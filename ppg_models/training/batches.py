@@ -1,0 +1,42 @@
+"""A batch's targets and the validation loss per task: what training, selection and head tuning share."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ppg_models.models.multitask import MultiTaskModel
+from ppg_models.models.spec import ModelSpec
+from ppg_models.training.data import WindowSet
+from ppg_models.training.losses import task_losses
+
+
+def targets_for(
+    ws: WindowSet, idx: np.ndarray, spec: ModelSpec, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Standardised regression labels and 0/1 AF labels for windows ``idx`` (NaN = unlabeled)."""
+    out = {}
+    for task in spec.tasks:
+        mean, std = spec.scaling(task)
+        out[task] = torch.as_tensor((ws.labels[task][idx] - mean) / std, dtype=torch.float32, device=device)
+    return out
+
+
+@torch.no_grad()
+def validation_losses(
+    model: MultiTaskModel, ws: WindowSet, device: torch.device, batch: int = 256
+) -> dict[str, float]:
+    """Mean validation loss per task over its labeled windows."""
+    model.eval()
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for start in range(0, len(ws), batch):
+        idx = np.arange(start, min(start + batch, len(ws)))
+        out = model(torch.from_numpy(ws.x[idx]).to(device))
+        targets = targets_for(ws, idx, model.spec, device)
+        for task, loss in task_losses(out, targets).items():
+            n = int((~torch.isnan(targets[task])).sum())
+            sums[task] = sums.get(task, 0.0) + float(loss) * n
+            counts[task] = counts.get(task, 0) + n
+    model.train()
+    return {t: sums[t] / counts[t] for t in sums}
