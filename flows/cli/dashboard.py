@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,4 +36,7 @@ def dashboard_cmd(
         "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     typer.echo(f"PPG dashboard on http://{address}:{port} (PPG_HOME={os.environ.get('PPG_HOME', '.ppg')})")
-    raise typer.Exit(subprocess.call(command))
+    sys.stdout.flush()
+    # Streamlit takes this process over: a SIGTERM or SIGINT meant for `ppg dashboard` (a supervisor
+    # stopping it, Ctrl-C) reaches the server itself; as a child it outlived a terminated parent.
+    os.execv(sys.executable, command)

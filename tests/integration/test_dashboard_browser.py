@@ -63,6 +63,8 @@ def served(world, people):
     finally:
         server.terminate()
         server.wait(timeout=20)
+        with socket.socket() as probe:  # stopping `ppg dashboard` stops the server itself
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, "the Streamlit server outlived ppg dashboard"
 
 
 @pytest.fixture
