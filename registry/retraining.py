@@ -81,18 +81,16 @@ def record_decision(decision: dict[str, Any], flow_run: str, champion: str | Non
         mlflow.log_dict(decision, "decision.json")
     with exclusive() as conn:
         evidence = {**decision, "flow_run": flow_run, "mlflow_run": run.info.run_id}
-        _note(conn, "retrain-decision", champion, evidence)
+        record_note(conn, ACTOR, "retrain-decision", champion, evidence)
     return run.info.run_id
-
-
-def _note(conn, action: str, version: str | None, evidence: dict[str, Any]) -> None:
-    record_note(conn, ACTOR, action, version, evidence)
 
 
 def record_approval_requested(version: str, flow_run: str, timeout_s: int) -> None:
     """A retraining run waits for a person's decision on ``version`` (listed by ``pending_requests``)."""
     with exclusive() as conn:
-        _note(conn, "approval-requested", version, {"flow_run": flow_run, "timeout_s": timeout_s})
+        record_note(
+            conn, ACTOR, "approval-requested", version, {"flow_run": flow_run, "timeout_s": timeout_s}
+        )
 
 
 def pending_requests() -> list[dict[str, Any]]:
@@ -104,6 +102,7 @@ def pending_requests() -> list[dict[str, Any]]:
             asked[e.version] = e
         elif e.action == "approval-not-given":
             asked.pop(e.version, None)
+    states = version_state.decided()  # one read for every version, not one per request
     return [
         {
             "version": v,
@@ -112,7 +111,7 @@ def pending_requests() -> list[dict[str, Any]]:
             "timeout_s": e.body["evidence"].get("timeout_s"),
         }
         for v, e in sorted(asked.items(), key=lambda item: item[1].seq, reverse=True)
-        if approval_outcome(v) is None
+        if _outcome(states.get(v, version_state.get_default(v))["status"]) is None
     ]
 
 
@@ -120,7 +119,10 @@ def approval_outcome(version: str) -> str | None:
     """``approved`` once ``version`` became champion (or served as one since), ``rejected`` once it can
     never be promoted; None while the request is open."""
     with reading() as conn:
-        status = version_state.get(conn, version)["status"]
+        return _outcome(version_state.get(conn, version)["status"])
+
+
+def _outcome(status: str) -> str | None:
     if status in (Status.CHAMPION, Status.RETIRED, Status.ROLLED_BACK):
         return "approved"
     if status in (Status.REJECTED, Status.REJECTED_BY_GATE):
@@ -149,4 +151,4 @@ def resolve_with_credentials(
 
 def record_not_approved(version: str, why: str, flow_run: str) -> None:
     with exclusive() as conn:
-        _note(conn, "approval-not-given", version, {"reason": why, "flow_run": flow_run})
+        record_note(conn, ACTOR, "approval-not-given", version, {"reason": why, "flow_run": flow_run})

@@ -26,7 +26,8 @@ def targets_for(
 def validation_losses(
     model: MultiTaskModel, ws: WindowSet, device: torch.device, batch: int = 256
 ) -> dict[str, float]:
-    """Mean validation loss per task over its labeled windows."""
+    """Mean validation loss per task over its labeled windows (the model's train/eval mode is kept)."""
+    was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -38,5 +39,5 @@ def validation_losses(
             n = int((~torch.isnan(targets[task])).sum())
             sums[task] = sums.get(task, 0.0) + float(loss) * n
             counts[task] = counts.get(task, 0) + n
-    model.train()
+    model.train(was_training)
     return {t: sums[t] / counts[t] for t in sums}

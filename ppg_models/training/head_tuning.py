@@ -44,8 +44,7 @@ def tune_heads(
     and the epoch it was kept from (0: the state it came with)."""
     heads = model.head_tasks()
     rng = np.random.default_rng(seed + 7919)
-    frozen = {id(p) for p in model.shared_parameters()}
-    params = {k: [p for p in model.heads[k].parameters() if id(p) not in frozen] for k in heads}
+    params = {k: list(model.heads[k].parameters()) for k in heads}
     flags = [(p, p.requires_grad) for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
@@ -78,7 +77,6 @@ def tune_heads(
                 torch.stack(wanted).sum().backward()
                 optimizer.step()
             now = _head_losses(validation_losses(model, val_set, device), heads)
-            model.eval()  # validation_losses leaves the model in train mode
             for k in list(active):
                 if now[k] < best[k] - 1e-6:
                     best[k], best_epoch[k], stale[k] = now[k], epoch, 0
