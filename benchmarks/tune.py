@@ -2,7 +2,9 @@
 
 Run: .venv/bin/python benchmarks/tune.py [--quick] [--seeds N] [--jobs J]
 Writes benchmarks/results/tune.json and .md (tune-quick.* with --quick); every finished seed is also
-kept in benchmarks/results/tune-seeds/ and reused, so that an interrupted run loses nothing.
+kept in benchmarks/results/tune-seeds/ and reused, so that an interrupted run loses nothing. With
+--rerun-search, seeds in the committed results keep their sweep (deterministic training: the two
+configurations compared on test are retrained and checked to reproduce it) and run the search again.
 
 Four tasks (HR, SpO2, RR, AF) have 15 partitions; with 2 balancers the sweep trains all 30
 configurations, each for the same epochs as a search trial (learning rate and width fixed, so both
@@ -247,7 +249,25 @@ def affinity_correlation(plan: dict[str, Any], measured: dict[str, dict[str, flo
     return out
 
 
-def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str, Any]:
+def retrain_for_predictions(base: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Test predictions of kept sweep configurations (the results keep metrics, not predictions):
+    retrained here, and checked to reproduce the kept validation metrics exactly (training is
+    deterministic: same seed, one thread), so that a search re-run is compared with the same sweep."""
+    _init_worker(base)
+    for r in rows:
+        if "test_predictions" in r:
+            continue
+        fresh = sweep_trial(base, r["grouping"], r["balancer"])
+        drift = max(abs(fresh["val"][o] - r["val"][o]) for o in r["val"])
+        if drift > 1e-6:
+            raise SystemExit(f"{r['grouping']} {r['balancer']}: retrained validation differs by {drift:g}")
+        r["test_predictions"] = fresh["test_predictions"]
+
+
+def one_seed(
+    mode: dict[str, Any], seed: int, jobs: int, work: Path, kept: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One seed: the sweep (or ``kept``, an earlier result's sweep of the same data) and the search."""
     data = work / f"seed{seed}.parquet"
     pq.write_table(thinned(benchmark_table(mode), mode["thin"]), data)
     base = base_config(data, mode, seed)
@@ -256,15 +276,22 @@ def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str
     for name, least in MIN_AF_SUBJECTS.items():
         if counts[name] < least:
             raise SystemExit(f"seed {seed}: {counts[name]} AF-positive subjects in {name}, needs {least}")
-    print(f"seed {seed}: sweep of {len(list(partitions(TASKS))) * len(BALANCERS)} configs", file=sys.stderr)
-    rows, sweep_wall = run_sweep(base, jobs)
+    if kept is None:
+        configs = len(list(partitions(TASKS))) * len(BALANCERS)
+        print(f"seed {seed}: sweep of {configs} configs", file=sys.stderr)
+        rows, sweep_wall = run_sweep(base, jobs)
+        sweep_epochs = sum(r["epochs"] for r in rows)
+    else:
+        rows = [dict(r) for r in kept["configs"]]
+        sweep_wall, sweep_epochs = kept["wall_s"], kept["trial_epochs"]
     print(f"seed {seed}: sweep {sweep_wall:.0f} s; search", file=sys.stderr)
     outcome, search_wall = run_tuner(base, mode, seed, jobs, work / "tune")
 
     by_key = {(r["grouping"], r["balancer"]): r for r in rows}
     test = parts["test"]
     for r in rows:
-        r["test"] = primary_metrics(r["test_predictions"], test.labels)
+        if "test_predictions" in r:
+            r["test"] = primary_metrics(r["test_predictions"], test.labels)
     sweep = _frame(rows, mode["af_floor"])
     best_label = choose_trial(sweep, OBJECTIVES)
     best = None if best_label is None else by_key[tuple(sweep.loc[best_label, ["grouping", "balancer"]])]
@@ -275,6 +302,7 @@ def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str
     if chosen_label is not None:
         row = frame.loc[chosen_label]
         picked = by_key[(row["param grouping"], row["param balancer"])]
+    retrain_for_predictions(base, [r for r in (best, picked) if r is not None])
     # the same configuration trains the same way in the search and in the sweep: checked, not assumed
     drift = []
     for rec in frame.to_dict("records"):
@@ -301,7 +329,6 @@ def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str
         measured[g]["best"] = max(measured[g][b] for b in BALANCERS)
 
     search_epochs = WARMUP_EPOCHS + sum(len(h) for h in outcome["histories"].values())
-    sweep_epochs = sum(r["epochs"] for r in rows)
 
     def describe(r):
         return None if r is None else {"grouping": r["grouping"], "balancer": r["balancer"],
@@ -309,6 +336,7 @@ def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str
 
     return {
         "seed": seed,
+        "sweep_kept_from_earlier_run": kept is not None,
         "af_positive_subjects": counts,
         "windows": {k: len(v) for k, v in parts.items()},
         "sweep": {
@@ -339,25 +367,35 @@ def one_seed(mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str
     }
 
 
-def kept_seed(name: str, mode: dict[str, Any], seed: int, jobs: int, work: Path) -> dict[str, Any]:
+def published_seed(name: str, mode: dict[str, Any], seed: int) -> dict[str, Any] | None:
+    """The seed's result in the committed results, when they were made with the same settings."""
+    published = RESULTS / ("tune-quick.json" if name == "quick" else "tune.json")
+    if not published.is_file():
+        return None
+    saved = json.loads(published.read_text())
+    if {k: saved.get("settings", {}).get(k) for k in mode} != mode:
+        return None
+    return next((r for r in saved.get("seeds", []) if r.get("seed") == seed), None)
+
+
+def kept_seed(name: str, mode: dict[str, Any], seed: int, jobs: int, work: Path, rerun_search: bool):
     """A seed's result, from benchmarks/results/tune-seeds/ when an earlier run of the same settings
-    finished it."""
+    finished it, else from the committed results (a fresh clone adds seeds without redoing these).
+    With ``rerun_search`` a committed seed keeps its sweep and runs the search again (after a change
+    to the search)."""
     keep = RESULTS / "tune-seeds" / f"{name}-seed{seed}.json"
-    settings = json.dumps(mode, sort_keys=True)
+    settings = json.dumps(mode, sort_keys=True) + (" rerun-search" if rerun_search else "")
     if keep.is_file():
         saved = json.loads(keep.read_text())
         if saved.get("settings") == settings:
             print(f"seed {seed}: kept from {keep}", file=sys.stderr)
             return saved["result"]
-    published = RESULTS / ("tune-quick.json" if name == "quick" else "tune.json")
-    if published.is_file():  # the committed results: a fresh clone adds seeds without redoing these
-        saved = json.loads(published.read_text())
-        same = {k: saved.get("settings", {}).get(k) for k in mode} == mode
-        for result in saved.get("seeds", []) if same else []:
-            if result.get("seed") == seed:
-                print(f"seed {seed}: kept from {published}", file=sys.stderr)
-                return result
-    result = one_seed(mode, seed, jobs, work)
+    published = published_seed(name, mode, seed)
+    if published is not None and not rerun_search:
+        print(f"seed {seed}: kept from the committed results", file=sys.stderr)
+        return published
+    kept_sweep = published["sweep"] if published is not None else None
+    result = one_seed(mode, seed, jobs, work, kept_sweep)
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text(json.dumps({"settings": settings, "result": result}, default=float) + "\n")
     return result
@@ -368,6 +406,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run in a few minutes")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=2, help="configurations trained at once (both sides)")
+    parser.add_argument(
+        "--rerun-search",
+        action="store_true",
+        help="seeds in the committed results keep their sweep and run the search again",
+    )
     args = parser.parse_args()
     name = "quick" if args.quick else "full"
     mode = MODES[name]
@@ -375,7 +418,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ppg-tune-bench-") as tmp:
         os.environ["PPG_HOME"] = str(Path(tmp) / "home")
-        per_seed = [kept_seed(name, mode, s, args.jobs, Path(tmp)) for s in seeds]
+        per_seed = [kept_seed(name, mode, s, args.jobs, Path(tmp), args.rerun_search) for s in seeds]
     payload = {
         "mode": name,
         "settings": mode

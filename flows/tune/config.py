@@ -97,8 +97,8 @@ class Search(_Strict):
     )
     try_first: bool = Field(
         True,
-        description="Start with every candidate grouping once (affinity-ranked best first, then the two"
-        " references), the balancers taken in turn; the sampler chooses every later trial.",
+        description="Start with the affinity-ranked groupings, best first, each with every balancer; then"
+        " the two references, the balancers taken in turn; the sampler chooses every later trial.",
     )
     max_failures: int = Field(2, ge=0, description="Retries of a trial that fails (e.g. a node lost).")
     cpus_per_trial: float = Field(1.0, gt=0)

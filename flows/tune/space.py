@@ -74,12 +74,15 @@ def candidate_groupings(config: TuneConfig, affinity: dict[str, Any] | None) -> 
 
 
 def first_points(candidates: list[dict[str, Any]], balancers: list[str]) -> list[dict[str, str]]:
-    """The trials a search starts with: every candidate grouping once, the affinity-ranked ones best
-    first, then the references; the balancers taken in turn. Parameters left out (the learning rate, a
-    balancer's own) are sampled as usual."""
-    groupings = [c["grouping"] for c in candidates if c["grouping"] and c["origin"] == "affinity"]
-    groupings += [c["grouping"] for c in candidates if c["grouping"] and c["origin"] != "affinity"]
-    return [{"grouping": g, "balancer": balancers[i % len(balancers)]} for i, g in enumerate(groupings)]
+    """The trials a search starts with: each affinity-ranked grouping, best first, with every balancer in
+    turn (which balancer suits a grouping is as uncertain as the grouping itself, and a grouping judged
+    on one balancer is judged half-way); then the references, the balancers taken in turn. Parameters
+    left out (the learning rate, a balancer's own) are sampled as usual."""
+    ranked = [c["grouping"] for c in candidates if c["grouping"] and c["origin"] == "affinity"]
+    references = [c["grouping"] for c in candidates if c["grouping"] and c["origin"] != "affinity"]
+    points = [{"grouping": g, "balancer": b} for g in ranked for b in balancers]
+    points += [{"grouping": g, "balancer": balancers[i % len(balancers)]} for i, g in enumerate(references)]
+    return points
 
 
 class SpaceDefinition:

@@ -128,7 +128,7 @@ def test_a_trial_configuration_takes_the_sampled_choices(tmp_path):
     assert cfg.model.backbone_params == {"widths": [8, 8, 16, 16], "stem_width": 4}
 
 
-def test_the_search_starts_with_every_candidate_grouping_best_ranked_first():
+def test_the_search_starts_with_the_ranked_groupings_each_with_every_balancer_then_the_references():
     candidates = [
         {"grouping": "hr+rr+af", "origin": "reference: all shared", "score": None},
         {"grouping": "hr|rr|af", "origin": "reference: all singletons", "score": None},
@@ -137,10 +137,16 @@ def test_the_search_starts_with_every_candidate_grouping_best_ranked_first():
         {"grouping": None, "origin": "1 partitions set aside: unknown affinity", "score": None},
     ]
     first = first_points(candidates, ["fixed", "famo"])
-    assert [p["grouping"] for p in first] == ["hr+rr|af", "hr+af|rr", "hr+rr+af", "hr|rr|af"]
-    assert [p["balancer"] for p in first] == ["fixed", "famo", "fixed", "famo"]
+    assert [(p["grouping"], p["balancer"]) for p in first] == [
+        ("hr+rr|af", "fixed"),
+        ("hr+rr|af", "famo"),
+        ("hr+af|rr", "fixed"),
+        ("hr+af|rr", "famo"),
+        ("hr+rr+af", "fixed"),
+        ("hr|rr|af", "famo"),
+    ]
     search = _searcher(groupings=[c["grouping"] for c in candidates if c["grouping"]], first=first)
-    seen = [search.suggest(f"t{i}") for i in range(6)]
-    started = [{"grouping": s["grouping"], "balancer": s["balancer"]} for s in seen[:4]]
+    seen = [search.suggest(f"t{i}") for i in range(8)]
+    started = [{"grouping": s["grouping"], "balancer": s["balancer"]} for s in seen[:6]]
     assert started == first
-    assert all("famo.lr" in s for s in seen[:4] if s["balancer"] == "famo")  # the rest is still sampled
+    assert all("famo.lr" in s for s in seen[:6] if s["balancer"] == "famo")  # the rest is still sampled
