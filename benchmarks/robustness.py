@@ -42,8 +42,20 @@ from ppg_models.training.trainer import train
 TASKS = ("hr", "spo2", "rr", "af")
 SOURCES = ("icu", "wearable", "sleep-lab")
 MODES = {
-    "quick": {"train_windows": 400, "test_windows": 150, "epochs": 3, "widths": [16, 16, 32, 32]},
-    "full": {"train_windows": 800, "test_windows": 400, "epochs": 10, "widths": [24, 32, 48, 64]},
+    "quick": {
+        "train_windows": 400,
+        "test_windows": 150,
+        "epochs": 3,
+        "head_epochs": 1,
+        "widths": [16, 16, 32, 32],
+    },
+    "full": {
+        "train_windows": 800,
+        "test_windows": 400,
+        "epochs": 10,
+        "head_epochs": 8,
+        "widths": [24, 32, 48, 64],
+    },
 }
 
 
@@ -59,7 +71,12 @@ def train_model(mode: dict, epochs: int, share: float):
         {
             "data": {"paths": ["in-memory"]},
             "model": {"tasks": list(TASKS), "backbone_params": {"widths": mode["widths"], "stem_width": 16}},
-            "optim": {"epochs": epochs, "batch_size": 64, "patience": 4},
+            "optim": {
+                "epochs": epochs,
+                "batch_size": 64,
+                "patience": 4,
+                "head_tuning": {"epochs": mode["head_epochs"], "patience": 3},  # the recommended recipe
+            },
             "seed": 0,
         }
     )

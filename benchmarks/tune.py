@@ -249,19 +249,22 @@ def affinity_correlation(plan: dict[str, Any], measured: dict[str, dict[str, flo
     return out
 
 
-def retrain_for_predictions(base: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def retrain_for_predictions(base: dict[str, Any], rows: list[dict[str, Any]], jobs: int) -> None:
     """Test predictions of kept sweep configurations (the results keep metrics, not predictions):
-    retrained here, and checked to reproduce the kept validation metrics exactly (training is
-    deterministic: same seed, one thread), so that a search re-run is compared with the same sweep."""
-    _init_worker(base)
-    for r in rows:
-        if "test_predictions" in r:
-            continue
-        fresh = sweep_trial(base, r["grouping"], r["balancer"])
-        drift = max(abs(fresh["val"][o] - r["val"][o]) for o in r["val"])
+    retrained the way the sweep trained them (a fresh spawned worker each), and checked to reproduce
+    the kept validation metrics exactly, so that a search re-run is compared with the same sweep."""
+    todo = [r for r in rows if "test_predictions" not in r]
+    if not todo:
+        return
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_init_worker, initargs=(base,)) as pool:
+        fresh = list(pool.map(sweep_trial, [base] * len(todo), [r["grouping"] for r in todo],
+                              [r["balancer"] for r in todo]))  # fmt: skip
+    for r, f in zip(todo, fresh, strict=True):
+        drift = max(abs(f["val"][o] - r["val"][o]) for o in r["val"])
         if drift > 1e-6:
             raise SystemExit(f"{r['grouping']} {r['balancer']}: retrained validation differs by {drift:g}")
-        r["test_predictions"] = fresh["test_predictions"]
+        r["test_predictions"] = f["test_predictions"]
 
 
 def one_seed(
@@ -302,7 +305,7 @@ def one_seed(
     if chosen_label is not None:
         row = frame.loc[chosen_label]
         picked = by_key[(row["param grouping"], row["param balancer"])]
-    retrain_for_predictions(base, [r for r in (best, picked) if r is not None])
+    retrain_for_predictions(base, [r for r in {id(r): r for r in (best, picked) if r}.values()], jobs)
     # the same configuration trains the same way in the search and in the sweep: checked, not assumed
     drift = []
     for rec in frame.to_dict("records"):

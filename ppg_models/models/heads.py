@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,6 +18,7 @@ from ppg_models.tasks import get_task
 
 RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
 PI_RED, PI_IR = INPUT_CHANNELS.index("pi_red"), INPUT_CHANNELS.index("pi_ir")
+LIGHTS = [INPUT_CHANNELS.index(c) for c in ("red", "ir", "green")]
 
 
 def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
@@ -24,6 +26,8 @@ def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
 
 
 class Head(nn.Module):
+    in_label_units = False  # True: built with the task's label scaling (mean, std) as ``scaling``
+
     def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
         super().__init__()
         self.tasks = tuple(tasks)
@@ -42,6 +46,80 @@ class PooledRegression(Head):
 
     def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(torch.cat([features.mean(dim=2), features.amax(dim=2)], dim=1))
+
+
+class SpectralHR(Head):
+    """Heart rate as a frequency: a distribution over candidate pulse frequencies, read off the spectrum.
+
+    A pulse rate is the fundamental of the pulse wave. The head takes the power spectrum of each light
+    channel (Hann window, 4096-point FFT: 1.8 bpm bins), and for every candidate frequency f in 30-228
+    bpm stacks the power at f/2, f, 2f and 3f (harmonic summation, as pitch trackers do: a dicrotic
+    notch puts power at 2f, and a missed beat at f/2). Convolutions *along frequency* score each
+    candidate from its neighbourhood; the estimate is the softmax-weighted mean frequency.
+
+    - Sliding along frequency, the same weights judge 40 and 200 bpm: nothing pulls an estimate towards
+      the training population's middle (a 164 bpm window is not read as 117 because tachycardia was
+      rare in training).
+    - Every channel is scored by the same weights, and the scores are averaged over the channels
+      present, each weighted by a trust the head reads off that channel's own spectrum (a noisy channel
+      counts less): one channel (IR only, green only) is read like several, with less evidence.
+    - The shared features condition the scoring (one scale and shift per hidden channel, the same at
+      every frequency) and add a small bounded correction, so HR still trains the backbone it shares.
+    """
+
+    N_FFT = 4096
+    BAND = (0.5, 3.8)  # Hz: 30-228 bpm
+    HARMONICS = (0.5, 1.0, 2.0, 3.0)
+    CORRECTION_BPM = 3.0
+    in_label_units = True
+
+    def __init__(
+        self, in_channels: int, tasks: Sequence[str], scaling: tuple[float, float] = (0.0, 1.0)
+    ) -> None:
+        super().__init__(in_channels, tasks)
+        from ppg_models.models.inputs import MODEL_FS, WINDOW_SAMPLES
+
+        df = MODEL_FS / self.N_FFT
+        lo, hi = int(np.ceil(self.BAND[0] / df)), int(np.floor(self.BAND[1] / df))
+        bins = np.arange(lo, hi + 1)
+        gather = np.stack([np.rint(bins * h).astype(np.int64) for h in self.HARMONICS])  # (harmonics, bins)
+        self.register_buffer("gather", torch.from_numpy(gather), persistent=False)
+        self.register_buffer("bpm", torch.from_numpy(bins * df * 60.0).float(), persistent=False)
+        self.register_buffer("mean_std", torch.tensor(scaling, dtype=torch.float32), persistent=False)
+        self.register_buffer("taper", torch.hann_window(WINDOW_SAMPLES, periodic=False), persistent=False)
+        hidden = 32
+        self.conv1 = nn.Conv1d(len(self.HARMONICS), hidden, 5, padding=2)
+        self.conv2 = nn.Conv1d(hidden, hidden, 5, padding=2)
+        self.score = nn.Conv1d(hidden, 1, 1)
+        self.trust = nn.Linear(hidden, 1)  # how far to trust a channel, from its own spectrum
+        self.film = nn.Linear(2 * in_channels, 2 * hidden)
+        self.correction = mlp(2 * in_channels, 1, hidden=32)
+
+    def spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per light channel, (batch, channels, harmonics, candidate frequencies) log power scaled to
+        the channel's own mean power, and (batch, channels) whether the channel holds a signal."""
+        shapes = x[:, LIGHTS].float()
+        shapes = (shapes - shapes.mean(dim=2, keepdim=True)) * self.taper[: shapes.shape[2]]
+        power = torch.fft.rfft(shapes, n=self.N_FFT, dim=2).abs().square()[:, :, : int(self.gather.max()) + 1]
+        level = power.mean(dim=2, keepdim=True)
+        present = level.squeeze(2) > 1e-6
+        stacked = power[:, :, self.gather] / (level.unsqueeze(3) + 1e-8)
+        return torch.log1p(stacked), present
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([features.mean(dim=2), features.amax(dim=2)], dim=1)
+        spectra, present = self.spectra(x)
+        b, c = spectra.shape[:2]
+        scale, shift = self.film(pooled).repeat_interleave(c, dim=0).unsqueeze(2).chunk(2, dim=1)
+        h = F.gelu(self.conv1(spectra.flatten(0, 1)) * (1 + scale) + shift)
+        h = F.gelu(self.conv2(h)) + h
+        logits = self.score(h).view(b, c, -1)  # (batch, channels, bins)
+        trust = self.trust(h.amax(dim=2)).view(b, c).masked_fill(~present, -1e4).softmax(dim=1)
+        logits = (logits * trust.unsqueeze(2)).sum(dim=1)
+        bpm = (logits.softmax(dim=1) * self.bpm).sum(dim=1, keepdim=True)
+        bpm = bpm + self.CORRECTION_BPM * torch.tanh(self.correction(pooled))
+        mean, std = self.mean_std[0], self.mean_std[1]
+        return (bpm - mean) / std  # standardised, like every regression head
 
 
 class ChannelAttentionSpO2(Head):
@@ -174,7 +252,7 @@ class RhythmLogit(Head):
 
 
 HEADS_BY_NAME: dict[str, type[Head]] = {
-    "hr": PooledRegression,
+    "hr": SpectralHR,
     "spo2": ChannelAttentionSpO2,
     "rr": LowFrequencyRR,
     "bp": PooledRegression,

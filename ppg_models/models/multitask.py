@@ -30,7 +30,9 @@ class MultiTaskModel(nn.Module):
                 self._group_of[task] = g
             for head_name, tasks in by_head.items():
                 key = f"{head_name}_g{g}"
-                self.heads[key] = head_class(head_name, tasks[0])(backbone.out_channels, tasks)
+                head = head_class(head_name, tasks[0])
+                units = {"scaling": spec.scaling(tasks[0])} if head.in_label_units else {}
+                self.heads[key] = head(backbone.out_channels, tasks, **units)
                 for column, task in enumerate(tasks):
                     self._head_of[task] = (key, column)
 

@@ -87,5 +87,11 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
             f" {list(INPUT_CHANNELS)} (export-invariant shape and perfusion channels); retrain it"
         )
     model = MultiTaskModel(spec)
-    model.load_state_dict(load_state(directory / WEIGHTS))
+    try:
+        model.load_state_dict(load_state(directory / WEIGHTS))
+    except RuntimeError as exc:  # missing or unexpected weights: another release's architecture
+        first = str(exc).splitlines()[0]
+        raise ModelIntegrityError(
+            f"{directory}: the weights do not fit this release's architecture ({first}); retrain it"
+        ) from None
     return model.to(device).eval()

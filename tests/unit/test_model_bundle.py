@@ -61,6 +61,21 @@ def test_weights_holding_pickled_code_are_not_executed(bundle):
         load_bundle(path)
 
 
+def test_weights_of_another_architecture_are_refused_with_a_reason(bundle):
+    """A bundle from a release whose heads differ (here: a head's weights renamed) is refused by name,
+    not with PyTorch's key listing."""
+    _, path, _ = bundle
+    state = torch.load(path / WEIGHTS, weights_only=True)
+    key = next(k for k in state if k.startswith("heads.hr"))
+    state[key.replace("heads.hr", "heads.old_hr")] = state.pop(key)
+    torch.save(state, path / WEIGHTS)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["weights_sha256"] = sha256_file(path / WEIGHTS)
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match=r"do not fit this release's architecture.*retrain it"):
+        load_bundle(path)
+
+
 def test_a_folder_that_is_not_a_bundle(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model bundle"):
         load_bundle(tmp_path)

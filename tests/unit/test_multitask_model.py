@@ -4,6 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+import torch.nn.functional as F
 from pydantic import ValidationError
 
 from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES, prepare_inputs
@@ -132,3 +133,74 @@ def test_the_af_rhythm_encoder_sees_several_beat_intervals():
     seconds = (int(reach.max()) - int(reach.min())) / 125.0
     assert seconds >= 4.0, f"receptive field {seconds:.2f} s"
     assert RhythmLogit.receptive_field_seconds() >= 4.0
+
+
+def _pulses(bpm: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Model inputs of noisy pulse waves (fundamental plus a second harmonic) at the given rates, on the
+    IR and pulse channels only."""
+    t = torch.arange(1250) / 125.0
+    n = len(bpm)
+    phase = torch.rand(n, 1, generator=generator) * 6.28
+    drift = torch.cumsum(torch.randn(n, 1250, generator=generator) * 0.002, dim=1)  # beat-to-beat jitter
+    f = (bpm / 60.0)[:, None]
+    wave = torch.sin(6.2832 * f * t + phase + drift) + 0.5 * torch.sin(12.566 * f * t + 2 * phase)
+    wave = wave + 0.5 * torch.randn(n, 1250, generator=generator)
+    x = torch.zeros(n, len(INPUT_CHANNELS), 1250)
+    for channel in ("ir", "pulse"):
+        x[:, INPUT_CHANNELS.index(channel)] = wave / wave.std(dim=1, keepdim=True)
+    return x
+
+
+def test_the_spectral_hr_head_reads_rates_far_outside_those_it_was_trained_on():
+    """Trained on 45-140 bpm only, the HR head reads 160-220 bpm within 3 bpm: it scores frequencies
+    with the same weights everywhere, so nothing pulls a fast pulse towards the training middle."""
+    from ppg_models.models.heads import SpectralHR
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    head = SpectralHR(16, ["hr"], scaling=(80.0, 20.0))
+    optimiser = torch.optim.Adam(head.parameters(), 1e-3)
+    features = torch.zeros(32, 16, 10)
+    for _ in range(200):
+        bpm = torch.empty(32).uniform_(45, 140, generator=g)
+        loss = F.smooth_l1_loss(head(features, _pulses(bpm, g))[:, 0], (bpm - 80.0) / 20.0)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    head.eval()
+    with torch.no_grad():
+        for low, high in ((45, 140), (160, 220)):
+            bpm = torch.empty(128).uniform_(low, high, generator=g)
+            estimate = head(torch.zeros(128, 16, 10), _pulses(bpm, g))[:, 0] * 20.0 + 80.0
+            assert float((estimate - bpm).abs().mean()) < 3.0, (low, high)
+
+
+def test_the_hr_head_answers_in_the_models_standardised_units():
+    from ppg_models.models.heads import SpectralHR
+
+    torch.manual_seed(0)
+    head = SpectralHR(16, ["hr"]).eval()
+    torch.manual_seed(0)
+    scaled = SpectralHR(16, ["hr"], scaling=(70.0, 12.0)).eval()
+    x, features = (
+        _pulses(torch.tensor([72.0, 150.0]), torch.Generator().manual_seed(1)),
+        torch.zeros(2, 16, 10),
+    )
+    with torch.no_grad():
+        bpm = head(features, x)[:, 0]
+        torch.testing.assert_close(scaled(features, x)[:, 0], (bpm - 70.0) / 12.0)
+
+
+def test_one_channel_is_read_like_several_carrying_the_same_pulse():
+    """The HR head scores each light channel with the same weights and averages over those present: an
+    IR-only window reads like a red+IR one whose channels agree, not like a window with missing evidence."""
+    from ppg_models.models.heads import SpectralHR
+
+    torch.manual_seed(0)
+    head = SpectralHR(16, ["hr"], scaling=(80.0, 20.0)).eval()
+    only_ir = _pulses(torch.tensor([55.0, 95.0, 180.0]), torch.Generator().manual_seed(2))
+    both = only_ir.clone()
+    both[:, INPUT_CHANNELS.index("red")] = both[:, INPUT_CHANNELS.index("ir")]
+    features = torch.zeros(3, 16, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(head(features, only_ir), head(features, both))
