@@ -1,6 +1,6 @@
 """Robustness to device exports: the model and the DSP baseline on held-out subjects, per export.
 
-Run: .venv/bin/python benchmarks/robustness.py [--quick] [--epochs N]
+Run: .venv/bin/python benchmarks/robustness.py [--quick] [--epochs N] [--seeds N]
 Writes benchmarks/results/robustness.json and .md (robustness-quick.* with --quick).
 
 A multi-task model (HR, SpO2, RR, AF) is trained on simulated windows of all sources, a share of them
@@ -63,10 +63,13 @@ def _tables(seed: int, per_source: int) -> pa.Table:
     return pa.concat_tables([simulate_batch(s, seed, i, per_source) for i, s in enumerate(SOURCES)])
 
 
-def train_model(mode: dict, epochs: int, share: float):
+def train_model(mode: dict, epochs: int, share: float, seed: int = 0):
+    """The model of one seed: the seed draws the validation subjects, the augmentation and the
+    initialisation; the training subjects' simulation is the same for every seed."""
+    torch.manual_seed(seed)
     table = _tables(11, mode["train_windows"])
-    windows = windows_from_table(augment(table, share, seed=11) if share else table)
-    parts = split_by_subject(windows.meta["subject_id"].tolist(), (0.85, 0.15, 0.0), seed=0)
+    windows = windows_from_table(augment(table, share, seed=11 + seed) if share else table)
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), (0.85, 0.15, 0.0), seed=seed)
     cfg = TrainConfig.from_dict(
         {
             "data": {"paths": ["in-memory"]},
@@ -77,7 +80,7 @@ def train_model(mode: dict, epochs: int, share: float):
                 "patience": 4,
                 "head_tuning": {"epochs": mode["head_epochs"], "patience": 3},  # the recommended recipe
             },
-            "seed": 0,
+            "seed": seed,
         }
     )
     started = time.perf_counter()
@@ -143,11 +146,13 @@ def markdown(payload: dict) -> str:
     lines = [
         f"# Robustness to device exports ({payload['mode']})",
         "",
-        f"Model: multi-task HR/SpO2/RR/AF ResNet, {payload['epochs']} epochs (best {payload['best_epoch']})"
-        f" on {payload['train_windows']} windows, {payload['augment']:.0%} augmented,"
-        f" {payload['train_seconds']:.0f} s on CPU. Test: {payload['test_windows']} windows of"
-        f" {payload['test_subjects']} subjects never seen in training."
-        " MAE for HR (bpm), RR (breaths/min), SpO2 (%); AUROC for AF; n = windows/subjects.",
+        f"Model: multi-task HR/SpO2/RR/AF ResNet, {payload['epochs']} epochs (best"
+        f" {', '.join(map(str, payload['best_epoch']))}) then head tuning, on {payload['train_windows']}"
+        f" windows, {payload['augment']:.0%} augmented, {payload['train_seconds']:.0f} s on CPU per model;"
+        f" {len(payload['seeds'])} seeds (validation subjects, augmentation, initialisation), mean ± SD."
+        f" Test: {payload['test_windows']} windows of {payload['test_subjects']} subjects never seen in"
+        " training. MAE for HR (bpm), RR (breaths/min), SpO2 (%); AUROC for AF; n = windows. The DSP"
+        " baseline does not depend on the seed.",
         "",
         "| export | HR model | HR DSP | RR model | RR DSP | SpO2 model (n) | SpO2 DSP | AF model | AF DSP |"
         " HR change | RR change | HR model <= DSP |",
@@ -157,7 +162,8 @@ def markdown(payload: dict) -> str:
     def fmt(cell: dict, n: bool = False) -> str:
         if cell["value"] is None:
             return f"n/a ({cell['n_windows']})" if n else "n/a"
-        return f"{cell['value']:.2f}" + (f" ({cell['n_windows']})" if n else "")
+        sd = f" ± {cell['sd']:.2f}" if (cell.get("sd") or 0) >= 0.005 else ""  # the DSP has no seed
+        return f"{cell['value']:.2f}{sd}" + (f" ({cell['n_windows']})" if n else "")
 
     for name, r in rows.items():
         hr_change, rr_change = r["model"].get("hr_change", 0.0), r["model"].get("rr_change", 0.0)
@@ -188,21 +194,8 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="A smoke run: small model and data.")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--augment", type=float, default=0.4, help="Share of training windows augmented.")
-    parser.add_argument("--name", default=None, help="Results name (default: robustness[-quick]).")
-    args = parser.parse_args()
-    name = "quick" if args.quick else "full"
-    mode = MODES[name]
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    epochs = args.epochs or mode["epochs"]
-    model, seconds, n_train, best = train_model(mode, epochs, args.augment)
-    test = _tables(9090, mode["test_windows"])
-    fast = fast_windows(mode["test_windows"])
+def one_seed(mode: dict, epochs: int, share: float, seed: int, test: pa.Table, fast: pa.Table) -> dict:
+    model, seconds, n_train, best = train_model(mode, epochs, share, seed)
     base = evaluate_export(model, test, "none")
     exports = {"none": base}
     for export in EXPORTS:
@@ -214,17 +207,65 @@ def main() -> None:
     fast_labels = fast.column("hr").to_numpy(zero_copy_only=False).astype(float)
     fast_subjects = np.asarray(fast.column("subject_id").to_pylist())
     tachycardia = {who: _score("hr", fast_labels, est, fast_subjects) for who, est in fast_est.items()}
+    print(f"seed {seed}: trained {seconds:.0f} s, HR MAE {exports['none']['model']['hr']['value']:.2f}",
+          file=sys.stderr)  # fmt: skip
+    return {"seed": seed, "best_epoch": best, "train_windows": n_train, "train_seconds": seconds,
+            "exports": exports, "tachycardia_160_220": tachycardia}  # fmt: skip
+
+
+def _merge(cells: list[dict]) -> dict:
+    """One table cell over seeds: the mean, its SD and every seed's value (changes: the mean change)."""
+    if not isinstance(cells[0], dict):
+        values = [c for c in cells if c is not None]
+        return float(np.mean(values)) if values else None
+    values = [c["value"] for c in cells if c["value"] is not None]
+    return {
+        **cells[0],
+        "value": float(np.mean(values)) if values else None,
+        "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        "values": [c["value"] for c in cells],
+    }
+
+
+def merge_seeds(per_seed: list[dict]) -> dict:
+    exports = {}
+    for name, first in per_seed[0]["exports"].items():
+        exports[name] = {
+            who: {key: _merge([s["exports"][name][who][key] for s in per_seed]) for key in first[who]}
+            for who in ("model", "dsp")
+        }
+    tachycardia = {who: _merge([s["tachycardia_160_220"][who] for s in per_seed]) for who in ("model", "dsp")}
+    return {"exports": exports, "tachycardia_160_220": tachycardia}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="A smoke run: small model and data.")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seeds", type=int, default=None, help="Models trained (default: 3; quick: 1).")
+    parser.add_argument("--augment", type=float, default=0.4, help="Share of training windows augmented.")
+    parser.add_argument("--name", default=None, help="Results name (default: robustness[-quick]).")
+    args = parser.parse_args()
+    name = "quick" if args.quick else "full"
+    mode = MODES[name]
+    torch.set_num_threads(1)
+    epochs = args.epochs or mode["epochs"]
+    seeds = list(range(args.seeds or (1 if args.quick else 3)))
+    test = _tables(9090, mode["test_windows"])
+    fast = fast_windows(mode["test_windows"])
+    per_seed = [one_seed(mode, epochs, args.augment, seed, test, fast) for seed in seeds]
     payload = {
         "mode": name,
         "epochs": epochs,
-        "best_epoch": best,
-        "train_windows": n_train,
+        "seeds": seeds,
+        "best_epoch": [s["best_epoch"] for s in per_seed],
+        "train_windows": per_seed[0]["train_windows"],
         "augment": args.augment,
-        "tachycardia_160_220": tachycardia,
-        "train_seconds": seconds,
+        "train_seconds": float(np.mean([s["train_seconds"] for s in per_seed])),
         "test_windows": test.num_rows,
         "test_subjects": len(set(test.column("subject_id").to_pylist())),
-        "exports": exports,
+        **merge_seeds(per_seed),
+        "per_seed": per_seed,
     }
     if args.quick:
         print("quick run: a smoke test of the benchmark, not a measurement")
