@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ppg_models.models.inputs import INPUT_CHANNELS
+from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
 from ppg_models.tasks import get_task
 
 RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
@@ -77,8 +77,6 @@ class SpectralHR(Head):
         self, in_channels: int, tasks: Sequence[str], scaling: tuple[float, float] = (0.0, 1.0)
     ) -> None:
         super().__init__(in_channels, tasks)
-        from ppg_models.models.inputs import MODEL_FS, WINDOW_SAMPLES
-
         df = MODEL_FS / self.N_FFT
         lo, hi = int(np.ceil(self.BAND[0] / df)), int(np.floor(self.BAND[1] / df))
         bins = np.arange(lo, hi + 1)
