@@ -253,7 +253,7 @@ def retrain_for_predictions(base: dict[str, Any], rows: list[dict[str, Any]], jo
     """Test predictions of kept sweep configurations (the results keep metrics, not predictions):
     retrained the way the sweep trained them (a fresh spawned worker each), and checked to reproduce
     the kept validation metrics exactly, so that a search re-run is compared with the same sweep."""
-    todo = [r for r in rows if "test_predictions" not in r]
+    todo = list({id(r): r for r in rows if "test_predictions" not in r}.values())  # each once
     if not todo:
         return
     spawn = multiprocessing.get_context("spawn")
@@ -305,7 +305,7 @@ def one_seed(
     if chosen_label is not None:
         row = frame.loc[chosen_label]
         picked = by_key[(row["param grouping"], row["param balancer"])]
-    retrain_for_predictions(base, [r for r in {id(r): r for r in (best, picked) if r}.values()], jobs)
+    retrain_for_predictions(base, [r for r in (best, picked) if r is not None], jobs)
     # the same configuration trains the same way in the search and in the sweep: checked, not assumed
     drift = []
     for rec in frame.to_dict("records"):

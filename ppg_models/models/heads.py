@@ -82,6 +82,7 @@ class SpectralHR(Head):
         bins = np.arange(lo, hi + 1)
         gather = np.stack([np.rint(bins * h).astype(np.int64) for h in self.HARMONICS])  # (harmonics, bins)
         self.register_buffer("gather", torch.from_numpy(gather), persistent=False)
+        self.top_bin = int(gather.max()) + 1  # the highest spectral bin any candidate reads
         self.register_buffer("bpm", torch.from_numpy(bins * df * 60.0).float(), persistent=False)
         self.register_buffer("mean_std", torch.tensor(scaling, dtype=torch.float32), persistent=False)
         self.register_buffer("taper", torch.hann_window(WINDOW_SAMPLES, periodic=False), persistent=False)
@@ -98,7 +99,7 @@ class SpectralHR(Head):
         the channel's own mean power, and (batch, channels) whether the channel holds a signal."""
         shapes = x[:, LIGHTS].float()
         shapes = (shapes - shapes.mean(dim=2, keepdim=True)) * self.taper[: shapes.shape[2]]
-        power = torch.fft.rfft(shapes, n=self.N_FFT, dim=2).abs().square()[:, :, : int(self.gather.max()) + 1]
+        power = torch.fft.rfft(shapes, n=self.N_FFT, dim=2).abs().square()[:, :, : self.top_bin]
         level = power.mean(dim=2, keepdim=True)
         present = level.squeeze(2) > 1e-6
         stacked = power[:, :, self.gather] / (level.unsqueeze(3) + 1e-8)
