@@ -1,7 +1,9 @@
 """The Prefect flow ``ingest-batches``: every waiting file ends accepted or quarantined, once.
 
-One task per file (retried on transient errors); its body is one call into ``ppg_models.lake``. A file
-whose task still fails after its retries stays where it was and is reported as an error. At the end the
+Small files are first read and validated together, a group at a time (``together``: one Great
+Expectations run per group instead of one per file). Then one task per file (retried on transient
+errors) files it; its body is one call into ``ppg_models.ingest``. A file whose task still fails after
+its retries stays where it was and is reported as an error. At the end the
 flow renders the Data Docs, records the dataset version and publishes a table and a Markdown artifact.
 """
 
@@ -18,6 +20,7 @@ from prefect.context import get_run_context
 from flows.ingest.gx_validator import GxValidator
 from flows.ingest.progress import RunProgress
 from flows.ingest.report import markdown_report, summary_line, summary_rows
+from flows.ingest.together import Prevalidated, groups, prevalidate
 from flows.prefect_env import stop_requested
 from ppg_models.data.batch_io import row_count
 from ppg_models.ingest.findings import Outcome
@@ -29,11 +32,17 @@ from ppg_models.lake.store import Lake
 RETRIES = 2
 
 
+@task(name="validate-together", retries=RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def validate_together(paths: list[Path], policy: IngestPolicy, validator: GxValidator) -> Prevalidated:
+    return prevalidate(paths, policy, validator)
+
+
 @task(name="ingest-batch", retries=RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def ingest_batch(
-    path: Path, lake: Lake, policy: IngestPolicy, validator: GxValidator, run_id: str, progress: RunProgress
+    path: Path, lake: Lake, policy: IngestPolicy, validator: Prevalidated, run_id: str, progress: RunProgress
 ) -> BatchOutcome:
-    return process_file(path, lake, policy, validator, run_id, on_chunk=progress.chunk)
+    found = validator.inspection(path)  # taken once: a retry reads the file again
+    return process_file(path, lake, policy, validator, run_id, on_chunk=progress.chunk, inspected=found)
 
 
 def _run_id() -> str:
@@ -65,25 +74,22 @@ def ingest_batches(
     run_id = _run_id()
     outcomes: list[BatchOutcome] = []
     pending = lake.pending(source_dir)
+    windows = {path: row_count(path) for path in pending}
     with RunProgress(len(pending), show_progress) as progress:
-        for path in pending:
+        for group in groups(pending, windows):
             if stop_requested():  # SIGTERM: stop between files; what is left stays incoming
                 break
-            progress.start_file(path.name, row_count(path))
-            state = ingest_batch.with_options(task_run_name=f"ingest {path.name[:60]}")(
-                path, lake, policy, validator, run_id, progress, return_state=True
-            )
-            if state.is_completed():
-                outcome = state.result()
-            else:
-                outcome = BatchOutcome(
-                    path.name, Outcome.ERROR, reasons=[f"failed after {RETRIES} retries: {state.message}"]
+            together = _prevalidated(group, policy, validator)
+            for path in group:
+                if stop_requested():
+                    break
+                progress.start_file(path.name, windows[path])
+                outcome = _file(path, lake, policy, together, run_id, progress)
+                logger.info("%s: %s", path.name, outcome.outcome)
+                progress.end_file(
+                    f"{outcome.outcome}: {path.name} ({outcome.accepted_windows}/{outcome.windows})"
                 )
-            logger.info("%s: %s", path.name, outcome.outcome)
-            progress.end_file(
-                f"{outcome.outcome}: {path.name} ({outcome.accepted_windows}/{outcome.windows})"
-            )
-            outcomes.append(outcome)
+                outcomes.append(outcome)
     left = [str(p) for p in lake.others(source_dir)]
     docs = validator.build_docs()
     with lake.commit_lock():
@@ -108,6 +114,27 @@ def ingest_batches(
     markdown = create_markdown_artifact(report, key="ingest-report", description="Ingest run")
     summary["artifacts"] = {"ingest-summary": str(table), "ingest-report": str(markdown)}
     return summary
+
+
+def _prevalidated(group: list[Path], policy: IngestPolicy, validator: GxValidator) -> Prevalidated:
+    """The group read and validated in one run; when that keeps failing, each file is done alone."""
+    state = validate_together.with_options(task_run_name=f"validate {len(group)} file(s) together")(
+        group, policy, validator, return_state=True
+    )
+    return state.result() if state.is_completed() else Prevalidated(validator)
+
+
+def _file(
+    path: Path, lake: Lake, policy: IngestPolicy, validator: Prevalidated, run_id: str, progress: RunProgress
+) -> BatchOutcome:
+    state = ingest_batch.with_options(task_run_name=f"ingest {path.name[:60]}")(
+        path, lake, policy, validator, run_id, progress, return_state=True
+    )
+    if state.is_completed():
+        return state.result()
+    return BatchOutcome(
+        path.name, Outcome.ERROR, reasons=[f"failed after {RETRIES} retries: {state.message}"]
+    )
 
 
 def _counts(outcomes: list[BatchOutcome]) -> dict[str, int]:

@@ -17,6 +17,7 @@ import pandas as pd
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 from flows.ingest.expectations import build_suite
+from flows.ingest.gx_split import CannotSplitError, file_result, file_summary, stack
 from ppg_models.ingest.findings import Finding
 from ppg_models.ingest.policy import IngestPolicy
 from ppg_models.lake.locks import commit_lock
@@ -152,6 +153,50 @@ class GxValidator:
             )
         findings = [to_finding(r, frame) for r in result.results if not r.success]
         return findings, result.describe_dict()
+
+    def validate_many(
+        self, items: list[tuple[pd.DataFrame, list[str], str]]
+    ) -> dict[str, tuple[list[Finding], dict[str, Any]]]:
+        """``(frame, claimed, batch_id)`` of several files -> each batch id's findings and result, the
+        files that share a suite (and column types) validated in one run (``gx_split``)."""
+        alike: dict[tuple, list[tuple[pd.DataFrame, str]]] = {}
+        for frame, claimed, batch_id in items:
+            key = (tuple(claimed), tuple(frame.columns), tuple(map(str, frame.dtypes)))
+            alike.setdefault(key, []).append((frame.reset_index(drop=True), batch_id))
+        out: dict[str, tuple[list[Finding], dict[str, Any]]] = {}
+        for (claimed, _, _), members in alike.items():
+            if len(members) == 1:
+                frame, batch_id = members[0]
+                out[batch_id] = self(frame, list(claimed), batch_id)
+            else:
+                out.update(self._together(members, list(claimed)))
+        return out
+
+    def _together(
+        self, members: list[tuple[pd.DataFrame, str]], claimed: list[str]
+    ) -> dict[str, tuple[list[Finding], dict[str, Any]]]:
+        stacked, spans = stack([frame for frame, _ in members])
+        run_name = f"together-{members[0][1]}-{len(members)}"
+        with self._lock():
+            definition = self._definition(claimed, list(stacked.columns))
+            result = definition.run(
+                batch_parameters={"dataframe": stacked},
+                result_format=RESULT_FORMAT,
+                run_id=gx.RunIdentifier(run_name=run_name),
+            )
+        batches = [batch_id for _, batch_id in members]
+        out = {}
+        try:
+            for k, ((frame, batch_id), span) in enumerate(zip(members, spans, strict=True)):
+                mine = [file_result(r, k, span, frame) for r in result.results]
+                group = {"run_name": run_name, "batches": batches, "rows": list(span)}
+                out[batch_id] = (
+                    [to_finding(r, frame) for r in mine if not r.success],
+                    file_summary(mine, group),
+                )
+        except CannotSplitError:
+            return {batch_id: self(frame, claimed, batch_id) for frame, batch_id in members}
+        return out
 
     def build_docs(self) -> Path | None:
         """Render every stored validation result as Data Docs HTML; returns the index page."""

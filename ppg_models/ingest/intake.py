@@ -205,11 +205,14 @@ def process_file(
     validate: Validator,
     run_id: str = "",
     on_chunk: Progress | None = None,
+    inspected: Inspection | None = None,
 ) -> BatchOutcome:
     """Decide one file and move it into the lake; bad input is quarantined, never raised.
 
     A file that changes while it is read, or that is unreadable and younger than the policy's
-    ``settle_seconds`` (an upload in progress), is left where it is (``waiting``).
+    ``settle_seconds`` (an upload in progress), is left where it is (``waiting``). ``inspected``: this
+    file's inspection made earlier in the run (to validate several files together); it is used only
+    when the bytes are still the ones it read (same hash), else the file is read again.
     """
     try:
         before = file_stamp(path)
@@ -238,7 +241,8 @@ def process_file(
             return BatchOutcome(
                 path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
-        found = inspect_file(path, policy, sha, on_chunk)
+        fresh = inspected is None or inspected.sha256 != sha or inspected.path != path
+        found = inspect_file(path, policy, sha, on_chunk) if fresh else inspected
         if file_stamp(path) != before:
             return _waiting(path, sha, "the file changed while it was read (still being written)")
         if _still_uploading(found, policy):
