@@ -118,6 +118,7 @@ class GxValidator:
             self.batch_definition = _batch_definition(self.context)
         self._suites: dict[str, gx.ExpectationSuite] = {}
         self._definitions: dict[str, gx.ValidationDefinition] = {}
+        self._runs: set[str] = set()  # run names validated by this object, for the docs to render
 
     def _lock(self):
         return commit_lock(self.root / "gx.lock")
@@ -151,6 +152,7 @@ class GxValidator:
                 result_format=RESULT_FORMAT,
                 run_id=gx.RunIdentifier(run_name=batch_id),
             )
+            self._runs.add(batch_id)
         findings = [to_finding(r, frame) for r in result.results if not r.success]
         return findings, result.describe_dict()
 
@@ -184,6 +186,7 @@ class GxValidator:
                 result_format=RESULT_FORMAT,
                 run_id=gx.RunIdentifier(run_name=run_name),
             )
+            self._runs.add(run_name)
         batches = [batch_id for _, batch_id in members]
         out = {}
         try:
@@ -199,9 +202,23 @@ class GxValidator:
         return out
 
     def build_docs(self) -> Path | None:
-        """Render every stored validation result as Data Docs HTML; returns the index page."""
+        """Render this object's validation results as Data Docs HTML, and the index of every stored
+        result; returns the index page. Pages of earlier runs are kept, not rendered again: a full
+        rebuild grows with the lake's history (6.4 s at 120 stored results, 0.4 s at one)."""
         with self._lock():
-            urls = self.context.build_data_docs()
+            keys = [
+                k
+                for k in self.context.validation_results_store.list_keys()
+                if k.run_id.run_name in self._runs
+            ]
+            urls = self.context.build_data_docs(resource_identifiers=keys) if keys else self._index()
         for url in urls.values():
             return Path(url.removeprefix("file://"))
         return None
+
+    def _index(self) -> dict[str, str]:
+        """Nothing validated: the index as it is, built only where there is none yet."""
+        urls = self.context.build_data_docs(dry_run=True)
+        if all(Path(url.removeprefix("file://")).is_file() for url in urls.values()):
+            return urls
+        return self.context.build_data_docs()

@@ -77,3 +77,25 @@ def test_files_of_different_suites_are_validated_apart(tmp_path):
     )
     assert all("validated_together" not in r for _, r in out.values())
     _same(validator(wearable, list(policy.sources["wearable"]), "b"), out["b"])
+
+
+def test_data_docs_render_a_run_s_own_results_and_keep_earlier_pages(tmp_path):
+    from flows.ingest.gx_validator import GxValidator
+
+    policy, frames = _frames()
+    claimed = list(policy.sources["icu"])
+    first = GxValidator(tmp_path / "gx", policy)
+    first(frames[0], claimed, "early")
+    index = first.build_docs()
+    site = index.parent
+    (early,) = [p for p in site.rglob("*.html") if "early" in p.parts]
+    stamp = early.stat().st_mtime_ns
+    later = GxValidator(tmp_path / "gx", policy)  # the next flow run
+    later(frames[1], claimed, "late")
+    assert later.build_docs() == index
+    assert early.stat().st_mtime_ns == stamp, "an earlier run's page is not rendered again"
+    assert [p for p in site.rglob("*.html") if "late" in p.parts]
+    text = index.read_text()
+    assert "early" in text
+    assert "late" in text
+    assert GxValidator(tmp_path / "gx", policy).build_docs() == index, "a run that validated nothing"
