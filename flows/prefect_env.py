@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ppg_models.home import home_dir
@@ -154,12 +154,42 @@ def _owned_server_class(services: bool):
     return OwnedServer
 
 
+def _start_while(server, meanwhile: Callable[[], object] | None, release: threading.Event) -> None:
+    """Start the server, running ``meanwhile`` in this thread while its process boots (the server's
+    imports and migrations run in its own process, so the two overlap on two cores). The thread that
+    starts the server lives until ``release`` is set: ``PR_SET_PDEATHSIG`` fires when the *thread* that
+    started a child ends, so it must outlive the server, not just its start."""
+    if meanwhile is None:
+        server.start()
+        return
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+        finally:
+            started.set()
+        release.wait()
+
+    threading.Thread(target=start, name="prefect-server-owner", daemon=True).start()
+    meanwhile()  # on an error (or a signal) the caller's finally stops the server
+    started.wait()
+    if failure:
+        raise failure[0]
+
+
 @contextlib.contextmanager
-def owned_server(services: bool = False) -> Iterator[str]:
+def owned_server(services: bool = False, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
     """The Prefect API for one command: ``PREFECT_API_URL``, or a temporary server owned by the command
-    (with ``services``, one that also schedules runs: Prefect's temporary server does not)."""
+    (with ``services``, one that also schedules runs: Prefect's temporary server does not).
+    ``meanwhile`` (e.g. importing the flow's modules) runs while the server starts."""
     configure_prefect()
     if os.environ.get("PREFECT_API_URL"):
+        if meanwhile is not None:
+            meanwhile()
         yield os.environ["PREFECT_API_URL"]
         return
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -168,12 +198,14 @@ def owned_server(services: bool = False) -> Iterator[str]:
     stop_stale_server(record)
     with _signals_end_the_command():
         server = _owned_server_class(services)()
+        release = threading.Event()
         try:
-            server.start()
+            _start_while(server, meanwhile, release)
             pid = server.server_process.pid if server.server_process else None
             record.write_text(json.dumps({"pid": pid, "owner": os.getpid(), "url": server.api_url}))
             with temporary_settings({PREFECT_API_URL: server.api_url}):
                 yield server.api_url
         finally:
             server.stop()
+            release.set()
             record.unlink(missing_ok=True)

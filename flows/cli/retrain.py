@@ -36,10 +36,10 @@ def retrain_cmd(
 
     cfg = _config(config)
     configure_prefect()
-    from flows.retrain.flow import retrain
-
     try:
-        with owned_server():
+        with owned_server(meanwhile=_import_flow):
+            from flows.retrain.flow import retrain
+
             state = retrain(config=cfg, force=force, return_state=True)
     except (RuntimeError, OSError) as exc:
         raise fail(f"the retrain flow could not run: {exc}") from None
@@ -85,3 +85,7 @@ def serve_cmd(config: ConfigOpt = None) -> None:
             ),
             print_starting_message=False,
         )
+
+
+def _import_flow() -> None:
+    import flows.retrain.flow  # noqa: F401  (torch, Great Expectations, MLflow: while Prefect starts)
