@@ -225,6 +225,8 @@ def test_the_same_recording_under_new_window_ids_is_flagged(lake):
     dropped = _run(lake, _age(write_raw(twice.slice(0, 10), lake.incoming / "third.parquet")), policy)
     assert dropped.outcome == "quarantined" or dropped.dropped_windows == 10
     assert "near_duplicate" in " ".join(dropped.reasons)
+    plan = " ".join(lake.index.moment_plan())
+    assert "USING INDEX windows_moment" in plan, f"the lookup must not scan the lake: {plan}"
 
 
 def test_a_repeated_start_time_within_a_file_is_flagged(lake):
