@@ -4,10 +4,11 @@ Great Expectations spends about 0.6 s building its metric graph for every run, w
 rows, so a folder of small files costs that much per file. Files that share a suite are validated
 together instead: their window frames are stacked (window ids prefixed with the file's position, so
 uniqueness is still judged within each file) and every expectation's unexpected rows, counts and
-percentages are cut back to each file's row range. ``mostly`` is judged per file. The result per file is
-the one a run over that file alone gives (``tests/unit/test_gx_split.py`` checks it against such runs).
-An expectation whose result cannot be cut this way (no index list) raises ``CannotSplitError``, and the
-caller validates those files one at a time.
+percentages are cut back to each file's row range, the values read from the file's own frame.
+``mostly`` is judged per file. The result per file is the one a run over that file alone gives
+(``tests/unit/test_gx_split.py`` checks it against such runs). An expectation whose result cannot be
+cut this way (no complete index list) raises ``CannotSplitError``, and the caller validates those
+files one at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
+from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 PARTIAL = 20  # GX's length of partial_unexpected_list
@@ -55,30 +57,35 @@ def _counts(values: list[Any]) -> list[dict[str, Any]]:
     return [{"value": v, "count": c} for v, c in common]
 
 
-def _unprefixed(value: Any, prefix: str) -> Any:
-    return value[len(prefix) :] if isinstance(value, str) and value.startswith(prefix) else value
+def _values(frame: pd.DataFrame, kwargs: dict[str, Any], rows: list[int]) -> list[Any]:
+    """The file's unexpected values at ``rows``, as GX lists them (pairs as tuples)."""
+    if "column_A" in kwargs:
+        a, b = frame[kwargs["column_A"]].to_numpy(), frame[kwargs["column_B"]].to_numpy()
+        return list(zip(a[rows], b[rows], strict=True))
+    return list(frame[kwargs["column"]].iloc[rows])
 
 
 def file_result(
-    res: ExpectationValidationResult, k: int, span: tuple[int, int], frame: pd.DataFrame
+    res: ExpectationValidationResult, span: tuple[int, int], frame: pd.DataFrame
 ) -> ExpectationValidationResult:
-    """File ``k``'s view of one expectation's result over the stacked frames (rows ``span``)."""
+    """One file's view of one expectation's result over the stacked frames (the file's rows ``span``).
+
+    The unexpected row index list is complete; GX lists only the first ``MAX_RESULT_RECORDS`` values,
+    so the values are read from the file's own frame at its first such rows, as a run on it alone
+    would list them (its original window ids included)."""
     config = res.expectation_config
     if res.exception_info and res.exception_info.get("raised_exception"):
         return ExpectationValidationResult(
             success=False, expectation_config=config, result={}, exception_info=res.exception_info
         )
     full = res.result or {}
-    index, values = full.get("unexpected_index_list"), full.get("unexpected_list")
-    if index is None or values is None or len(index) != len(values):
-        raise CannotSplitError(f"{config.type} on {config.kwargs.get('column')}: no unexpected index list")
+    index = full.get("unexpected_index_list")
+    if index is None or len(index) != full.get("unexpected_count"):
+        raise CannotSplitError(f"{config.type} on {config.kwargs.get('column')}: no complete index list")
     start, stop = span
-    prefix = f"{k}/"
-    kept = [
-        (i - start, _unprefixed(v, prefix)) for i, v in zip(index, values, strict=True) if start <= i < stop
-    ]
-    rows, mine = [i for i, _ in kept], [v for _, v in kept]
+    rows = [i - start for i in index if start <= i < stop]
     kwargs = dict(config.kwargs)
+    listed = _values(frame, kwargs, rows[:MAX_RESULT_RECORDS])
     n, count = stop - start, len(rows)
     missing = _missing(frame, config.type, kwargs)
     present = n - missing
@@ -91,10 +98,10 @@ def file_result(
         "missing_percent": 100 * missing / n if n else None,
         "unexpected_percent_total": 100 * count / n if n else None,
         "unexpected_percent_nonmissing": share,
-        "partial_unexpected_list": mine[:PARTIAL],
-        "partial_unexpected_counts": _counts(mine),
+        "partial_unexpected_list": listed[:PARTIAL],
+        "partial_unexpected_counts": _counts(_values(frame, kwargs, rows)),
         "partial_unexpected_index_list": rows[:PARTIAL],
-        "unexpected_list": mine,
+        "unexpected_list": listed,
         "unexpected_index_list": rows,
         "unexpected_index_query": f"df.filter(items={rows}, axis=0)",
     }

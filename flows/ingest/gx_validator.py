@@ -24,6 +24,7 @@ from ppg_models.lake.locks import commit_lock
 
 RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False}
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+LOG = logging.getLogger(__name__)
 
 
 def _allowed(kwargs: dict[str, Any]) -> str:
@@ -190,14 +191,15 @@ class GxValidator:
         batches = [batch_id for _, batch_id in members]
         out = {}
         try:
-            for k, ((frame, batch_id), span) in enumerate(zip(members, spans, strict=True)):
-                mine = [file_result(r, k, span, frame) for r in result.results]
+            for (frame, batch_id), span in zip(members, spans, strict=True):
+                mine = [file_result(r, span, frame) for r in result.results]
                 group = {"run_name": run_name, "batches": batches, "rows": list(span)}
                 out[batch_id] = (
                     [to_finding(r, frame) for r in mine if not r.success],
                     file_summary(mine, group),
                 )
-        except CannotSplitError:
+        except CannotSplitError as exc:
+            LOG.warning("%s: the files of %s are validated one at a time", exc, run_name)
             return {batch_id: self(frame, claimed, batch_id) for frame, batch_id in members}
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from lake_helpers import small_batch
 
@@ -27,7 +28,9 @@ def _frames():
     twice.loc[twice.index[7], "subject_id"] = None
     echo = good.copy()  # the same ids as another file of the group: not a repeat inside this file
     echo.loc[echo.index[:3], "sbp"] = 20.0  # below DBP
-    return policy, [good, bad, sparse, twice, echo]
+    big = pd.concat([bad.assign(window_id=bad["window_id"] + f"-{k}") for k in range(5)], ignore_index=True)
+    big["hr"] = 400.0  # 300 values out of range: more than GX lists (it keeps the first 200)
+    return policy, [good, bad, big, sparse, twice, echo, big.copy()]
 
 
 def _same(alone, together):
@@ -60,10 +63,13 @@ def test_validating_together_gives_each_file_its_own_results(tmp_path):
         _same(validator(frame, claimed, batch_id), together[batch_id])
     checks = {b: {f.check for f in together[b][0]} for b in ids}
     assert {"label_in_range", "signal_quality", "label_order"} <= checks["batch1"]
-    assert checks["batch0"] == set()  # its ids reappear in batch4, which is no repeat within batch0
-    assert "label_coverage" in checks["batch2"]
-    assert {"window_id_unique", "subject_id_present"} <= checks["batch3"]
-    assert "label_order" in checks["batch4"]
+    assert checks["batch0"] == set()  # its ids reappear in batch5, which is no repeat within batch0
+    assert "label_coverage" in checks["batch3"]
+    assert {"window_id_unique", "subject_id_present"} <= checks["batch4"]
+    assert "label_order" in checks["batch5"]
+    hr = next(e for e in together["batch6"][1]["expectations"] if e["kwargs"].get("column") == "hr")
+    assert hr["result"]["unexpected_count"] == 300
+    assert len(hr["result"]["unexpected_list"]) == 200
 
 
 def test_files_of_different_suites_are_validated_apart(tmp_path):
