@@ -27,6 +27,7 @@ from scipy import fft as sfft
 
 from ppg_models import dsp
 from ppg_models.data.arrays import group_by_length, to_matrix
+from ppg_models.data.quality_names import FEATURES
 from ppg_models.tasks import CHANNELS
 
 FLAT_RUN_S = 0.25
@@ -34,7 +35,6 @@ CLIP_MIN_SAMPLES = 3
 CARDIAC_BAND = (0.5, 3.8)
 TOTAL_BAND = (0.1, 8.0)
 CHUNK_ROWS = 256
-FEATURES = ("missing_frac", "flat_frac", "clipped_frac", "perfusion_index", "skewness", "cardiac_power_ratio")
 
 
 def long_run_cover(mask: np.ndarray, k: int, extra: int = 0) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ppg_models.data.quality import FEATURES
+from ppg_models.data.quality_names import FEATURES
 from ppg_models.tasks import TASK_NAMES
 from ppg_models.yaml_config import YamlConfig
 
