@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,10 +127,22 @@ def world(tmp_path_factory):
         mp.undo()
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store, migrated once: a new store runs MLflow's migrations (about 2 s),
+    a copy of this one opens in 0.1 s. It holds only MLflow's own tables and default experiment."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def registry_home(world, tmp_path, monkeypatch):
+def registry_home(world, mlflow_template, tmp_path, monkeypatch):
     """The shared lake and runs; a fresh MLflow store and registry database for every test."""
     monkeypatch.setenv("PPG_HOME", str(world.home))
+    shutil.copyfile(mlflow_template, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("PPG_REGISTRY_DB", f"sqlite:///{tmp_path / 'registry.db'}")
     return world.home
