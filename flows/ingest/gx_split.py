@@ -7,8 +7,8 @@ uniqueness is still judged within each file) and every expectation's unexpected 
 percentages are cut back to each file's row range, the values read from the file's own frame.
 ``mostly`` is judged per file. The result per file is the one a run over that file alone gives
 (``tests/unit/test_gx_split.py`` checks it against such runs). An expectation whose result cannot be
-cut this way (no complete index list) raises ``CannotSplitError``, and the caller validates those
-files one at a time.
+cut this way (no complete index list, or it raised: one file's data must not fail its neighbours)
+raises ``CannotSplitError``, and the caller validates those files one at a time.
 """
 
 from __future__ import annotations
@@ -74,10 +74,9 @@ def file_result(
     so the values are read from the file's own frame at its first such rows, as a run on it alone
     would list them (its original window ids included)."""
     config = res.expectation_config
-    if res.exception_info and res.exception_info.get("raised_exception"):
-        return ExpectationValidationResult(
-            success=False, expectation_config=config, result={}, exception_info=res.exception_info
-        )
+    if res.exception_info and res.exception_info.get("raised_exception"):  # whose rows made it raise?
+        message = res.exception_info.get("exception_message")
+        raise CannotSplitError(f"{config.type} on {config.kwargs.get('column')} raised: {message}")
     full = res.result or {}
     index = full.get("unexpected_index_list")
     if index is None or len(index) != full.get("unexpected_count"):
