@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/baselines.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/lake_size.py
+	$(BIN)/python benchmarks/lake_growth.py
 	$(BIN)/python benchmarks/registration.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/mtl.py --quick
