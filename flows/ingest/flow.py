@@ -79,6 +79,9 @@ def ingest_batches(
         for group in groups(pending, windows):
             if stop_requested():  # SIGTERM: stop between files; what is left stays incoming
                 break
+            if len(group) > 1:
+                count = sum(windows[p] for p in group)
+                progress.stage(f"reading and validating {len(group)} files ({count:,} windows) together")
             together = _prevalidated(group, policy, validator)
             for path in group:
                 if stop_requested():

@@ -43,6 +43,11 @@ class RunProgress:
         self.bar.stop()
         self._publish(1.0 if self.files else 0.0, force=True)
 
+    def stage(self, text: str) -> None:
+        """A step that is not one file (validating a group of files together): a line, once."""
+        if self.show:
+            self.console.print(text, highlight=False, markup=False)
+
     def start_file(self, name: str, windows: int) -> None:
         label = f"[{self.done + 1}/{self.files}] {name[:48]}"
         self._task = self.bar.add_task(label, total=max(windows, 1))

@@ -68,6 +68,7 @@ def test_ingest_prints_a_line_per_file_and_one_summary_line(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "[1/3]" in result.stderr
     assert "[3/3]" in result.stderr
+    assert "reading and validating 3 files (120 windows) together" in result.stderr
     summary = [line for line in result.stdout.splitlines() if line.startswith("3 files: ")]
     assert len(summary) == 1, result.stdout
     assert "1 waiting" in summary[0]
