@@ -121,6 +121,8 @@ def ingest_batches(
 
 def _prevalidated(group: list[Path], policy: IngestPolicy, validator: GxValidator) -> Prevalidated:
     """The group read and validated in one run; when that keeps failing, each file is done alone."""
+    if len(group) < 2:  # a large file, or the last one: validated as it is filed
+        return Prevalidated(validator)
     state = validate_together.with_options(task_run_name=f"validate {len(group)} file(s) together")(
         group, policy, validator, return_state=True
     )

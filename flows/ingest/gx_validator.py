@@ -146,16 +146,21 @@ class GxValidator:
         self, frame: pd.DataFrame, claimed: list[str], batch_id: str
     ) -> tuple[list[Finding], dict[str, Any]]:
         frame = frame.reset_index(drop=True)
+        result = self._run(frame, list(claimed), batch_id)
+        findings = [to_finding(r, frame) for r in result.results if not r.success]
+        return findings, result.describe_dict()
+
+    def _run(self, frame: pd.DataFrame, claimed: list[str], run_name: str):
+        """One stored GX run of the suite for these claimed tasks and columns over ``frame``."""
         with self._lock():
-            definition = self._definition(list(claimed), list(frame.columns))
+            definition = self._definition(claimed, list(frame.columns))
             result = definition.run(
                 batch_parameters={"dataframe": frame},
                 result_format=RESULT_FORMAT,
-                run_id=gx.RunIdentifier(run_name=batch_id),
+                run_id=gx.RunIdentifier(run_name=run_name),
             )
-            self._runs.add(batch_id)
-        findings = [to_finding(r, frame) for r in result.results if not r.success]
-        return findings, result.describe_dict()
+            self._runs.add(run_name)
+        return result
 
     def validate_many(
         self, items: list[tuple[pd.DataFrame, list[str], str]]
@@ -180,14 +185,7 @@ class GxValidator:
     ) -> dict[str, tuple[list[Finding], dict[str, Any]]]:
         stacked, spans = stack([frame for frame, _ in members])
         run_name = f"together-{members[0][1]}-{len(members)}"
-        with self._lock():
-            definition = self._definition(claimed, list(stacked.columns))
-            result = definition.run(
-                batch_parameters={"dataframe": stacked},
-                result_format=RESULT_FORMAT,
-                run_id=gx.RunIdentifier(run_name=run_name),
-            )
-            self._runs.add(run_name)
+        result = self._run(stacked, claimed, run_name)
         batches = [batch_id for _, batch_id in members]
         out = {}
         try:
