@@ -32,7 +32,7 @@ def stack(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[tuple[int, int
     """The frames one under the other with file-prefixed window ids; each file's (start, stop) rows."""
     parts, spans, start = [], [], 0
     for k, frame in enumerate(frames):
-        part = frame.reset_index(drop=True).copy()
+        part = frame.reset_index(drop=True)  # a new frame: the caller's keeps its ids
         ids = part["window_id"]
         part["window_id"] = ids.where(ids.isna(), f"{k}/" + ids.astype(str))
         parts.append(part)
@@ -84,7 +84,8 @@ def file_result(
     start, stop = span
     rows = [i - start for i in index if start <= i < stop]
     kwargs = dict(config.kwargs)
-    listed = _values(frame, kwargs, rows[:MAX_RESULT_RECORDS])
+    values = _values(frame, kwargs, rows)
+    listed = values[:MAX_RESULT_RECORDS]
     n, count = stop - start, len(rows)
     missing = _missing(frame, config.type, kwargs)
     present = n - missing
@@ -98,7 +99,7 @@ def file_result(
         "unexpected_percent_total": 100 * count / n if n else None,
         "unexpected_percent_nonmissing": share,
         "partial_unexpected_list": listed[:PARTIAL],
-        "partial_unexpected_counts": _counts(_values(frame, kwargs, rows)),
+        "partial_unexpected_counts": _counts(values),
         "partial_unexpected_index_list": rows[:PARTIAL],
         "unexpected_list": listed,
         "unexpected_index_list": rows,

@@ -63,8 +63,6 @@ class Prevalidated:
 def prevalidate(paths: list[Path], policy: IngestPolicy, validator: GxValidator) -> Prevalidated:
     """Read every file of a group once and validate the readable ones together."""
     out = Prevalidated(validator)
-    if len(paths) < 2:
-        return out
     items = []
     for path in paths:
         found = _read(path, policy)
