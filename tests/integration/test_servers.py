@@ -72,14 +72,19 @@ def _state(client, run_id):
     return client.read_flow_run(run_id).state
 
 
-def _wait(client, run_id, done, timeout: float, what: str):
+def _wait(client, run_id, done, timeout: float, what: str, env: dict, log: Path):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = _state(client, run_id)
         if done(state):
             return state
         time.sleep(1)
-    raise AssertionError(f"{what}: still {_state(client, run_id).name} after {timeout} s")
+    status = [str(BIN / "ray"), "status", "--address", env["RAY_ADDRESS"]]
+    ray = subprocess.run(status, env=env, capture_output=True, text=True, timeout=60, check=False)
+    raise AssertionError(
+        f"{what}: still {_state(client, run_id).name} after {timeout} s\n"
+        f"ray status:\n{ray.stdout[-1500:]}{ray.stderr[-1500:]}\nworker log:\n{log.read_text()[-4000:]}"
+    )
 
 
 @pytest.fixture
@@ -150,13 +155,13 @@ def test_retrain_on_real_servers_survives_losing_a_ray_node_and_the_prefect_work
         worker.wait(10)
         worker = prefect_worker("ppg", env, log)  # a new worker takes over the pool
         with get_client(sync_client=True) as client:
-            state = _wait(client, runs[0], waiting, 600, "first run")
+            state = _wait(client, runs[0], waiting, 600, "first run", env, log)
             if not state.is_paused():  # it died with its worker: a new run resumes the work
                 runs.append(run_deployment("retrain/retrain", timeout=0, parameters={"force": True}).id)
-                state = _wait(client, runs[-1], waiting, 600, "rerun")
+                state = _wait(client, runs[-1], waiting, 600, "rerun", env, log)
             assert state.is_paused(), f"{state.name}: {state.message}\n{log.read_text()[-3000:]}"
             answer(runs[-1], {"user": "alex", "password": "alex-password"})
-            final = _wait(client, runs[-1], lambda s: s.is_final(), 300, "approved run")
+            final = _wait(client, runs[-1], lambda s: s.is_final(), 300, "approved run", env, log)
             assert final.name == "Completed", final.message
     finally:
         _stop(worker)
