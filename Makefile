@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/ppg demo
 
+# Two pytest workers (pytest-xdist), one test file each at a time: module fixtures stay in one process.
+# Much of the suite waits on servers it starts, so two workers beat one even on 2 cores.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives the system browser; its own download does
 # not work offline). Installed once with apt-get, as root or through passwordless sudo.
