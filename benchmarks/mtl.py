@@ -5,10 +5,10 @@ Writes benchmarks/results/mtl.json and .md (mtl-quick.* with --quick, a smoke ru
 seed is also kept in benchmarks/results/mtl-seeds/ so that an interrupted run loses nothing.
 
 Data: batches from every source in turn, plus a dedicated AF cohort (three further wearable studies,
-their subjects named apart) so that the stratified split (the training path's own ``split_by_subject``
-with ``subject_strata``: source x AF status) gives validation at least 5 and test at least 20
-AF-positive subjects; the split is checked and the counts recorded. A seed changes the data split and
-the initialisation.
+their subjects named apart) so that the stratified split (the training path's own
+``stratified_split``: source x AF status, BP strata spread by level) gives validation at least 5 and
+test at least 20 AF-positive subjects; the split is checked and the counts recorded. A seed changes the
+data split and the initialisation.
 
 Compared, on the same split per seed: one single-task model per task; the multi-task network with
 equal weights (always a row), with FAMO and UPGrad, with AF on its own backbone, and with AF protected
@@ -46,7 +46,7 @@ from ppg_models.models.spec import ModelSpec
 from ppg_models.sim.simulate import batch_sources, simulate_batch
 from ppg_models.tasks import TASK_NAMES, get_task
 from ppg_models.training.config import TrainConfig
-from ppg_models.training.data import WindowSet, split_by_subject, subject_strata, windows_from_table
+from ppg_models.training.data import WindowSet, stratified_split, windows_from_table
 from ppg_models.training.run import run_training
 
 DATA_SEED = 2026
@@ -93,10 +93,8 @@ def benchmark_table(mode: dict[str, Any]) -> pa.Table:
 
 
 def split(table: pa.Table, seed: int) -> tuple[dict[str, pa.Table], dict[str, int]]:
-    """Stratified subject split (source x AF status) and each part's AF-positive subject count."""
-    meta = table.select(["subject_id", "source"]).to_pandas()
-    af = table.column("af").to_numpy(zero_copy_only=False).astype(float)
-    idx = split_by_subject(meta["subject_id"].tolist(), FRACTIONS, seed, subject_strata(meta, af))
+    """The training path's stratified subject split and each part's AF-positive subject count."""
+    idx = stratified_split(table, FRACTIONS, seed)
     parts = {name: table.take(pa.array(i)) for name, i in idx.items()}
     counts = {}
     for name, part in parts.items():

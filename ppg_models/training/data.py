@@ -17,6 +17,8 @@ from ppg_models.tasks import TASK_NAMES, get_task
 
 META_COLUMNS = ("window_id", "subject_id", "source", "device", "skin_tone", "motion")
 SPLITS = ("train", "val", "test")
+#: the label whose subject means order a stratum in a split: blood pressure, whose bias the gates judge
+SPLIT_LEVEL = "sbp"
 
 
 class SplitError(ValueError):
@@ -88,13 +90,9 @@ def _unit_hash(seed: int, subject: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _stratum_parts(members: list[str], fractions: tuple[float, float, float]) -> dict[str, str]:
-    """Parts for one stratum's subjects (in hash order): test first, then validation, then training.
-
-    Counts follow the fractions, but a stratum of two or more subjects always gives the test part one
-    (and of three or more, the validation part one), while training keeps at least one.
-    """
-    n = len(members)
+def _counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
+    """Test and validation subjects of a stratum of ``n``: by the fractions, but a stratum of two or more
+    always gives the test part one (of three or more, the validation part one), and training keeps one."""
     n_test = max(round(n * fractions[2]), 1 if n >= 2 and fractions[2] > 0 else 0)
     n_val = max(round(n * fractions[1]), 1 if n >= 3 and fractions[1] > 0 else 0)
     while n_test + n_val >= n and n_test + n_val > 0:  # training keeps at least one subject
@@ -102,8 +100,29 @@ def _stratum_parts(members: list[str], fractions: tuple[float, float, float]) ->
             n_val -= 1
         else:
             n_test -= 1
-    parts = ["test"] * n_test + ["val"] * n_val + ["train"] * (n - n_test - n_val)
-    return dict(zip(members, parts, strict=True))
+    return n_test, n_val
+
+
+def _spread(n: int, k: int, start: float) -> list[int]:
+    """``k`` of positions 0..n-1 evenly spaced from ``start`` (in [0, 1)): systematic sampling."""
+    return [min(int((i + start) * n / k), n - 1) for i in range(k)] if k else []
+
+
+def _stratum_parts(
+    members: list[str], fractions: tuple[float, float, float], start: float | None = None
+) -> dict[str, str]:
+    """Parts for one stratum's subjects. Without ``start``, members come in hash order and the first go
+    to test, the next to validation. With ``start`` (a stratum ordered by a label level), test and then
+    validation take evenly spaced members from ``start``, so each part spans the level's range."""
+    n = len(members)
+    n_test, n_val = _counts(n, fractions)
+    if start is None:
+        parts = ["test"] * n_test + ["val"] * n_val + ["train"] * (n - n_test - n_val)
+        return dict(zip(members, parts, strict=True))
+    out = {members[i]: "test" for i in _spread(n, n_test, start)}
+    rest = [m for m in members if m not in out]
+    out |= {rest[i]: "val" for i in _spread(len(rest), n_val, start)}
+    return out | {m: "train" for m in members if m not in out}
 
 
 def split_by_subject(
@@ -111,12 +130,17 @@ def split_by_subject(
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     seed: int = 0,
     strata: dict[str, str] | None = None,
+    levels: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Window indices of train/val/test; every subject lands wholly in one part (stable for a seed).
 
     Without ``strata`` each subject's part follows its hash. With ``strata`` (subject -> stratum, e.g.
     source and AF status) each stratum's subjects, in hash order, are shared out by the fractions
-    (``_stratum_parts``), so a test set holds AF subjects as soon as there are two.
+    (``_stratum_parts``), so a test set holds AF subjects as soon as there are two. With ``levels``
+    (subject -> a label level, e.g. mean blood pressure), a stratum whose members all have one is
+    ordered by it and sampled systematically from a seeded start: a handful of test subjects then span
+    the population's range instead of, by chance, its lowest end, which a bias gate would read as the
+    model's bias.
     """
     if abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
@@ -129,21 +153,47 @@ def split_by_subject(
         groups: dict[str, list[str]] = {}
         for s in unique:
             groups.setdefault(strata.get(s, ""), []).append(s)
-        for members in groups.values():
-            part_of.update(_stratum_parts(sorted(members, key=u.get), fractions))
+        for key, members in groups.items():
+            if levels and all(m in levels for m in members):
+                start = _unit_hash(seed, f"stratum:{key}")
+                ordered = sorted(members, key=lambda m: (levels[m], u[m]))
+                part_of.update(_stratum_parts(ordered, fractions, start))
+            else:
+                part_of.update(_stratum_parts(sorted(members, key=u.get), fractions))
     parts = np.array([part_of[s] for s in subjects])
     return {name: np.flatnonzero(parts == name) for name in SPLITS}
 
 
-def subject_strata(meta: pd.DataFrame, af: np.ndarray) -> dict[str, str]:
-    """Subject -> "source/AF status" (af, no-af, or unlabeled), for stratified subject splits; ``meta``
-    has subject_id and source per window, ``af`` the AF label per window (NaN: not labeled)."""
-    frame = pd.DataFrame({"subject": meta["subject_id"], "source": meta["source"], "af": af})
+def subject_strata(
+    meta: pd.DataFrame, af: np.ndarray, level: np.ndarray | None = None
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Subject -> "source/AF status" (af, no-af, or unlabeled), with "/level" for subjects that carry
+    ``level`` labels, and subject -> their mean level: for ``split_by_subject``. ``meta`` has subject_id
+    and source per window, ``af`` the AF label per window and ``level`` (e.g. SBP) a regression label
+    per window (NaN: not labeled)."""
+    level = np.full(len(meta), np.nan) if level is None else level
+    frame = pd.DataFrame({"subject": meta["subject_id"], "source": meta["source"], "af": af, "level": level})
     grouped = frame.groupby("subject", sort=False)
     source = grouped["source"].first()
     positive = grouped["af"].max()  # NaN when the subject has no AF label at all
+    levels = grouped["level"].mean().dropna()
     status = np.where(positive.isna(), "unlabeled", np.where(positive > 0, "af", "no-af"))
-    return {s: f"{src}/{st}" for s, src, st in zip(source.index, source, status, strict=True)}
+    strata = {
+        s: f"{src}/{st}" + ("/level" if s in levels.index else "")
+        for s, src, st in zip(source.index, source, status, strict=True)
+    }
+    return strata, {s: float(v) for s, v in levels.items()}
+
+
+def stratified_split(
+    table: pa.Table, fractions: tuple[float, float, float], seed: int
+) -> dict[str, np.ndarray]:
+    """The training path's split of a batch table's rows: by subject, stratified by source and AF
+    status, strata with blood pressure ordered by it (``split_by_subject``)."""
+    meta = table.select(["subject_id", "source"]).to_pandas()
+    af, level = (table.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("af", SPLIT_LEVEL))
+    strata, levels = subject_strata(meta, af, level)
+    return split_by_subject(meta["subject_id"].tolist(), fractions, seed, strata, levels)
 
 
 def check_disjoint(subjects_by_part: dict[str, Sequence[str]]) -> None:

@@ -27,8 +27,7 @@ from ppg_models.training.data import (
     WindowSet,
     check_disjoint,
     load_table,
-    split_by_subject,
-    subject_strata,
+    stratified_split,
     windows_from_table,
 )
 from ppg_models.training.trainer import Progress, TrainResult, train
@@ -72,9 +71,7 @@ def split_tables(config: TrainConfig) -> dict[str, pa.Table]:
             "data: give both val_paths and test_paths, or neither (then the split is by subject)"
         )
     else:
-        meta = main.select(["subject_id", "source"]).to_pandas()
-        strata = subject_strata(meta, main.column("af").to_numpy(zero_copy_only=False).astype(float))
-        idx = split_by_subject(meta["subject_id"].tolist(), data.fractions, config.seed, strata)
+        idx = stratified_split(main, data.fractions, config.seed)
         parts = {name: main.take(pa.array(i)) for name, i in idx.items()}
     check_disjoint({name: t.column("subject_id").to_pylist() for name, t in parts.items()})
     empty = [name for name, t in parts.items() if t.num_rows == 0]

@@ -171,6 +171,56 @@ def test_stratified_split_puts_af_subjects_in_every_part():
     check_disjoint({k: [subjects[i] for i in v] for k, v in parts.items()})
 
 
+def test_a_stratum_with_blood_pressure_is_split_across_its_range():
+    """22 ICU subjects with SBP from 100 to 163: whatever the seed, the test part's few subjects span the
+    range (one from each third) instead of, by chance, its lowest end; validation too."""
+    import pandas as pd
+
+    from ppg_models.training.data import stratified_split, subject_strata
+
+    sbp = {f"icu-{i:02d}": 100.0 + 3 * i for i in range(22)}
+    subjects = [s for s in sbp for _ in range(4)]
+    table = pa.table(
+        {
+            "subject_id": subjects,
+            "source": ["icu"] * len(subjects),
+            "af": [0.0] * len(subjects),
+            "sbp": [sbp[s] + k for s in sbp for k in (-1.0, 0.0, 0.5, 1.5)],
+        }
+    )
+    strata, levels = subject_strata(pd.DataFrame({"subject_id": subjects, "source": "icu"}), np.zeros(88),
+                                    np.asarray(table.column("sbp")))  # fmt: skip
+    assert set(strata.values()) == {"icu/no-af/level"} and levels["icu-03"] == pytest.approx(109.25)
+    chosen = set()
+    for seed in range(12):
+        parts = stratified_split(table, (0.7, 0.15, 0.15), seed)
+        again = stratified_split(table, (0.7, 0.15, 0.15), seed)
+        assert all(np.array_equal(parts[k], again[k]) for k in parts), "stable for a seed"
+        named = {k: sorted({subjects[i] for i in v}) for k, v in parts.items()}
+        check_disjoint(named)
+        for part in ("test", "val"):
+            thirds = sorted(int((sbp[s] - 100) // 22) for s in named[part])
+            assert thirds == [0, 1, 2], (seed, part, named[part])
+        all_mean, test_mean = np.mean(list(sbp.values())), np.mean([sbp[s] for s in named["test"]])
+        assert abs(test_mean - all_mean) <= 11, (seed, named["test"])  # half a block: 22/3 subjects x 3 / 2
+        chosen.add(tuple(named["test"]))
+    assert len(chosen) >= 4, "the seed still changes which subjects are held out"
+
+
+def test_a_stratum_where_some_subjects_lack_the_level_keeps_the_hash_order():
+    subjects = [f"s{i}" for i in range(20)]
+    strata = dict.fromkeys(subjects, "icu/no-af")
+    levels = {s: float(i) for i, s in enumerate(subjects[:10])}  # half of them: not the whole stratum
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            split_by_subject(subjects, seed=2, strata=strata, levels=levels).values(),
+            split_by_subject(subjects, seed=2, strata=strata).values(),
+            strict=True,
+        )
+    )
+
+
 def test_each_group_keeps_the_epoch_best_for_its_own_tasks(tmp_path, windows, config, monkeypatch):
     """Group 0's tasks are best at epoch 0, AF (its own group) keeps improving: each keeps its own epoch,
     and training goes on while any group improves."""
