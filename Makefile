@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lake_growth.py
 	$(BIN)/python benchmarks/registration.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/mtl_costs.py
 	$(BIN)/python benchmarks/mtl.py --quick
 	$(BIN)/python benchmarks/tune.py --quick
 
