@@ -38,12 +38,12 @@ def _bp_gates(verdict: dict) -> dict[str, dict]:
     }
 
 
-def run_seed(ppg: Path, seed: int) -> dict:
+def run_seed(seed: int) -> dict:
     with tempfile.TemporaryDirectory() as home:
         env = os.environ | {"PPG_HOME": home, "PPG_DEMO_PASSWORD": "benchmark-demo-password"}
         t0 = time.perf_counter()
         done = subprocess.run(
-            [str(ppg), "demo", "--json", "--seed", str(seed)], env=env, capture_output=True, text=True
+            [str(PPG), "demo", "--json", "--seed", str(seed)], env=env, capture_output=True, text=True
         )
         seconds = time.perf_counter() - t0
     if done.returncode != 0:
@@ -95,7 +95,7 @@ def markdown(name: str, code: str, rows: list[dict]) -> str:
             if gate:
                 cells.append(f"{gate['value']:+.1f} [{gate['low']:+.1f}, {gate['high']:+.1f}], "
                              f"{gate['n_subjects']} subj., {gate['outcome']}")  # fmt: skip
-            else:
+            else:  # results of the script's first version (demo_outcomes-before.json) hold no gate lines
                 cells.append("-" if value is None else f"{value:+.1f}")
         out.append(f"| {r['seed']} | {', '.join(r['statuses'])} | {cells[0]} | {cells[1]} | {r['seconds']} |")
     return "\n".join(out)
@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
-        rows.append(run_seed(PPG, seed))
+        rows.append(run_seed(seed))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "versions"}), flush=True)
     code = os.environ.get("PYTHONPATH") or str(Path(__file__).resolve().parents[1])
     write_results(args.name, {"code": code, "seeds": rows}, markdown(args.name, code, rows))

@@ -90,9 +90,14 @@ def prefect_server(database: str, workdir: Path):
     return _server(command, env, workdir / "prefect-server.log", url, "/health", "prefect server")
 
 
-def ray_nodes(address: str, env: dict) -> int:
+def ray_status(address: str, env: dict) -> subprocess.CompletedProcess:
+    """``ray status`` for the cluster at ``address`` (its stdout lists the live nodes)."""
     command = [str(BIN / "ray"), "status", "--address", address]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=False).stdout
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def ray_nodes(address: str, env: dict) -> int:
+    out = ray_status(address, env).stdout
     return sum(1 for line in out.splitlines() if line.strip().startswith("1 node_"))
 
 

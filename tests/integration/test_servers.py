@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import BIN, mlflow_server, prefect_server, prefect_worker, ray_cluster
+from servers import BIN, mlflow_server, prefect_server, prefect_worker, ray_cluster, ray_status
 from tune_world import small_lake, tiny_base
 
 pytestmark = [pytest.mark.postgres, pytest.mark.cluster, pytest.mark.slow]
@@ -79,8 +79,7 @@ def _wait(client, run_id, done, timeout: float, what: str, env: dict, log: Path)
         if done(state):
             return state
         time.sleep(1)
-    status = [str(BIN / "ray"), "status", "--address", env["RAY_ADDRESS"]]
-    ray = subprocess.run(status, env=env, capture_output=True, text=True, timeout=60, check=False)
+    ray = ray_status(env["RAY_ADDRESS"], env)
     raise AssertionError(
         f"{what}: still {_state(client, run_id).name} after {timeout} s\n"
         f"ray status:\n{ray.stdout[-1500:]}{ray.stderr[-1500:]}\nworker log:\n{log.read_text()[-4000:]}"
