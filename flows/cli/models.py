@@ -161,8 +161,7 @@ def _recording_table(path: Path, window: float, hop: float | None):
         rec, subject_id=rec.name, source="recording", device="unknown", window_s=window, hop_s=hop,
         report=report,
     )  # fmt: skip
-    offsets = [i * (hop or window) for i in range(table.num_rows)]
-    return table, offsets, report.notes
+    return table, report.window_starts_s, report.notes
 
 
 def predict_cmd(
@@ -229,7 +228,8 @@ def predict_cmd(
     for note in notes:
         stdout.print(f"note: {note}", highlight=False)
     if out is None:
-        stdout.print(estimates.round(2).to_string(index=False), highlight=False)
+        numbers = estimates.select_dtypes("number").columns  # rounding the time columns warns (pandas 3)
+        stdout.print(estimates.round(dict.fromkeys(numbers, 2)).to_string(index=False), highlight=False)
     else:
         stdout.print(f"wrote {len(estimates)} windows to {out}")
     for task, why in reasons.items():

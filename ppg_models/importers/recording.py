@@ -48,6 +48,7 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     implausible_label_samples: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    window_starts_s: list[float] = field(default_factory=list)  # of the windows cut, from the first sample
 
 
 def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
@@ -121,7 +122,8 @@ def to_windows(
     starts_idx = np.arange(0, n_total - length + 1, hop)
     if starts_idx.size == 0:
         report.notes.append(f"recording is shorter than one window ({n_total / fs:.1f} s < {window_s} s)")
-    starts_s = starts_idx / fs
+    starts_s = starts_idx / fs  # whole samples: a hop of 0.33 s at 125 Hz is 41 samples, 0.328 s
+    report.window_starts_s += starts_s.tolist()
     n = starts_idx.size
     data: dict[str, pa.Array] = {
         "window_id": pa.array([f"{source}-{rec.name}-w{i:05d}" for i in range(n)], pa.string()),

@@ -88,6 +88,23 @@ def test_overlapping_windows_and_an_unsupported_rate(tmp_path, pleth):
         _windows(rec, fs_out=64.0)
 
 
+def test_window_starts_are_the_samples_cut_not_multiples_of_the_hop(tmp_path, pleth):
+    signal, _ = pleth
+    times = pd.date_range("2026-03-01 08:00", periods=signal.size, freq="8ms", tz="UTC")
+    path = tmp_path / "timed.csv"
+    pd.DataFrame({"time": times.astype(str), "ir": signal}).to_csv(path, index=False)
+    rec, report = read_csv_recording(path)
+    table, report = _windows(rec, report, hop_s=0.33)  # 41.25 samples at 125 Hz: 41 are taken
+    starts = np.asarray(report.window_starts_s)
+    assert starts.size == table.num_rows
+    np.testing.assert_allclose(starts, np.arange(table.num_rows) * 41 / FS)
+    first = to_matrix(table.column("ir"))[:, 0]
+    np.testing.assert_allclose(first, signal[np.rint(starts * FS).astype(int)], rtol=1e-6)
+    recorded = table.column("recorded_at").to_numpy(zero_copy_only=False)
+    offsets = (recorded - recorded[0]) / np.timedelta64(1, "ms") / 1000
+    np.testing.assert_allclose(offsets, starts, atol=1e-3)  # the times written agree with the offsets
+
+
 def test_an_export_at_117_hz_is_resampled_with_a_note(tmp_path, pleth):
     signal, hr = pleth
     t117 = np.arange(int(signal.size / FS * 117)) / 117
