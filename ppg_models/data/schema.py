@@ -170,8 +170,10 @@ def row_problems(table: pa.Table, repeats: bool = True) -> list[RowProblem]:
 
     for name in sorted(NOT_NULL_COLUMNS):
         check(name, "value is missing (null)", pc.is_null(table.column(name)))
+    for name in ID_COLUMNS:  # a blank subject would pool unrelated people into one: evidence is per subject
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table.column(name))), 0)
+        check(name, "value is empty (or only white space)", blank)
     ids = table.column("window_id")
-    check("window_id", "value is empty", pc.equal(pc.utf8_length(ids), 0))
     repeated = repeated_ids(ids) if repeats else set()
     if repeated:
         check("window_id", REPEATED, pc.is_in(ids, pa.array(sorted(repeated))))

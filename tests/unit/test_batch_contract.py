@@ -112,6 +112,15 @@ def test_duplicate_window_ids_and_null_subjects(icu_batch, tmp_path):
     _expect(tmp_path / "n.parquet", "subject_id", "missing (null)")
 
 
+@pytest.mark.parametrize(("column", "blank"), [("subject_id", ""), ("subject_id", "  "), ("source", "\t"),
+                                                ("device", ""), ("window_id", " ")])  # fmt: skip
+def test_blank_ids_are_refused_by_name(icu_batch, tmp_path, column, blank):
+    values = icu_batch.column(column).to_pylist()
+    values[3] = blank  # a blank subject id would pool unrelated people into one subject
+    pq.write_table(_set(icu_batch, column, pa.array(values)), tmp_path / "b.parquet")
+    _expect(tmp_path / "b.parquet", column, "empty (or only white space)")
+
+
 def test_out_of_domain_categories(icu_batch, tmp_path):
     bad = _set(icu_batch, "af", pa.array([2] * icu_batch.num_rows, pa.int8()))
     pq.write_table(bad, tmp_path / "af.parquet")
