@@ -139,6 +139,45 @@ def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     return feats
 
 
+PULSE_BAND = (0.5, 8.0)  # Hz: the pulse and its harmonics
+NOISE_FLOOR_TOP = 40.0  # Hz: the floor is read from PULSE_BAND's top to here (below 50/60 Hz mains)
+
+
+def pulse_snr_db(x: np.ndarray, fs: float) -> np.ndarray:
+    """Per row, how far the pulse band stands above the broadband noise floor: mean power density in
+    ``PULSE_BAND`` over that from 8 Hz to ``NOISE_FLOOR_TOP`` (or 0.45 fs), in dB; NaN below 20 Hz.
+
+    A pulse puts its power below 8 Hz, so a window with one reads 8-40 dB in the simulator at every
+    device and motion level, whatever its offset, gain or polarity; white noise (a sensor off the skin,
+    a flat signal with converter noise) reads 0 dB. Smooth noise (a random walk) and motion concentrate
+    below 8 Hz too: this says a pulse *can* be there, not that it is.
+    """
+    top = min(NOISE_FLOOR_TOP, 0.45 * fs)
+    if top < PULSE_BAND[1] + 2.0:
+        return np.full(x.shape[0], np.nan)
+    filled = dsp.fill_missing(np.asarray(x, dtype=np.float64))
+    filled -= filled.mean(axis=1, keepdims=True)
+    power = np.abs(sfft.rfft(filled * np.hanning(filled.shape[1]), axis=1)) ** 2
+    freqs = sfft.rfftfreq(filled.shape[1], 1 / fs)
+    pulse = power[:, (freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])].mean(axis=1)
+    floor = power[:, (freqs > PULSE_BAND[1]) & (freqs <= top)].mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pulse > 0, 10 * np.log10(pulse / np.maximum(floor, 1e-300)), -np.inf)
+
+
+def pulse_snr(table: pa.Table, channel_of_row: np.ndarray) -> np.ndarray:
+    """``pulse_snr_db`` of each window on the channel given for it (an index into CHANNELS; -1: NaN)."""
+    out = np.full(table.num_rows, np.nan)
+    fs_all = table.column("fs").to_numpy()
+    for c, channel in enumerate(CHANNELS):
+        mine = np.flatnonzero(channel_of_row == c)
+        if mine.size:
+            values = table.column(channel).combine_chunks().take(pa.array(mine))
+            for rows, fs in _groups(values, fs_all[mine]):
+                out[mine[rows]] = pulse_snr_db(_take(values, rows), fs)
+    return out
+
+
 def _groups(values: pa.ListArray, fs_all: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """Row indices of one signal length and one sampling rate, with that rate."""
     groups = []

@@ -92,3 +92,23 @@ def test_baselines_on_unlabeled_batches_give_per_window_estimates(tmp_path):
     assert all(30 < row["hr"] < 220 for row in estimates)
     text = CliRunner().invoke(app, ["baselines", str(tmp_path)])
     assert "per-window DSP estimates" in text.output
+
+
+def test_a_window_of_noise_gets_no_estimate_whatever_the_model_says(small_model):
+    table = simulate_batch("icu", 3, 0, 6)
+    ir, red = to_matrix(table.column("ir")), to_matrix(table.column("red"))
+    rng = np.random.default_rng(1)
+    ir[0] = rng.standard_normal(ir.shape[1])  # the sensor off the skin: electronic noise only
+    red[0] = rng.standard_normal(red.shape[1])
+    ir[1] = np.round(30000 + 0.7 * rng.standard_normal(ir.shape[1]))  # flat, converter noise only
+    for name, values in (("ir", ir), ("red", red)):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, table.schema.field(i), to_list_array(values))
+    prediction = predict_table(small_model(), table)
+    result = prediction.estimates
+    assert result.loc[:1, ["hr", "rr", "af", "sbp", "dbp"]].isna().all().all()
+    for row in (0, 1):
+        assert "ir holds no pulse above the noise floor" in result["reasons"].iloc[row]
+    assert not result["reasons"].iloc[2:].str.contains("noise floor").any()
+    assert (result["quality"].iloc[:2] < 0.1).all()
+    assert "2 failed the quality checks" in prediction.not_estimated["hr"]

@@ -78,3 +78,25 @@ def test_batch_quality_groups_by_rate_and_names_columns(icu_batch, wearable_batc
     assert q["green_perfusion_index"].iloc[20:].notna().all()
     direct = quality_features(to_matrix(icu_batch.slice(0, 20).column("ir")), 125.0)["skewness"]
     np.testing.assert_allclose(q["ir_skewness"].iloc[:20], direct)
+
+
+def test_a_pulse_stands_above_the_noise_floor_and_white_noise_does_not():
+    from ppg_models.data.quality import pulse_snr_db
+    from ppg_models.sim.simulate import simulate_batch
+
+    rng = np.random.default_rng(0)
+    for fs in (100.0, 125.0, 250.0):
+        noise = rng.standard_normal((50, int(10 * fs)))
+        assert np.all(pulse_snr_db(noise, fs) < 3.0), "white noise: a sensor off the skin"
+        converter_only = np.round(2000 + 0.7 * noise)  # a flat signal with converter noise
+        assert np.all(pulse_snr_db(converter_only, fs) < 3.0)
+    for source in ("icu", "wearable", "sleep-lab"):
+        table = simulate_batch(source, 31, 0, 60)
+        still = np.asarray(table.column("motion").to_pylist()) == "none"
+        fs = float(table.column("fs").to_numpy()[0])
+        x = to_matrix(table.column("ir"))[still].astype(float)
+        snr = pulse_snr_db(x, fs)
+        assert np.all(snr > 8.0), source
+        # offset, gain and polarity say nothing about the pulse
+        np.testing.assert_allclose(pulse_snr_db(-0.001 * x + 7.0, fs), snr, atol=1e-6)
+    assert np.isnan(pulse_snr_db(rng.standard_normal((2, 150)), 15.0)).all(), "no floor to read at 15 Hz"
