@@ -19,7 +19,7 @@ demo: $(STAMP)
 # Much of the suite waits on servers it starts, so two workers beat one even on 2 cores.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives the system browser; its own download does
 # not work offline). Installed once with apt-get, as root or through passwordless sudo.
