@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.options import InputsArg, JsonOpt, batch_files
+from flows.cli.options import JsonOpt, batch_files
 from flows.cli.output import fail, print_json, progress, stdout
+from flows.cli.recordings import recording_table, split_inputs
 
 
 def tasks(json_out: JsonOpt = False) -> None:
@@ -170,24 +171,36 @@ def import_wfdb(
 
 
 def baselines(
-    inputs: InputsArg,
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Batch files or directories of them, or CSV recordings (time + PPG).")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Run the DSP baselines: on labeled batches, per-task and per-motion-level scores; on unlabeled ones
-    (recordings to estimate, not to score), the per-window estimates."""
+    and on CSV recordings (time + PPG columns, cut into 10 s windows), the per-window estimates."""
     from ppg_models.baselines.report import markdown_table, score_baselines
     from ppg_models.data.batch_io import read_batch
     from ppg_models.data.schema import BatchFormatError
+    from ppg_models.importers.csv_records import ImportFormatError
 
+    recordings, batches = split_inputs(inputs)
+    notes: list[str] = []
     try:
-        tables = [read_batch(f) for f in batch_files(inputs)]
-    except BatchFormatError as exc:
+        tables = [read_batch(f) for f in batch_files(batches)] if batches or not recordings else []
+        for path in recordings:  # a CSV recording: 10 s windows, estimated (nothing to score against)
+            table, _, found = recording_table(path, 10.0, None)
+            tables.append(table)
+            notes += [f"{path.name}: {n}" for n in found]
+    except (BatchFormatError, ImportFormatError, ValueError) as exc:
         raise fail(str(exc)) from None
+    if not json_out:
+        for note in notes:
+            stdout.print(f"note: {note}", highlight=False)
     scores, joined = score_baselines(tables)
     if not scores:  # no labels to score against: what the baselines estimate is the answer
         estimates = joined.filter(like="est_").rename(columns=lambda c: c.removeprefix("est_")).reset_index()
         if json_out:
-            print_json({"scores": [], "estimates": estimates.to_dict(orient="records")})
+            print_json({"scores": [], "estimates": estimates.to_dict(orient="records"), "notes": notes})
             return
         stdout.print("no labels in these batches to score against; per-window DSP estimates:")
         stdout.print(estimates.round(2).to_string(index=False), highlight=False)

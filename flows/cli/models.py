@@ -11,6 +11,7 @@ import typer
 
 from flows.cli.options import JsonOpt, batch_files
 from flows.cli.output import fail, print_json, progress_bar, stderr, stdout
+from flows.cli.recordings import recording_table, split_inputs
 
 LOG_EVERY_S = 10.0
 
@@ -151,19 +152,6 @@ def _registered_model(ref: str):
     return model
 
 
-def _recording_table(path: Path, window: float, hop: float | None):
-    """A CSV recording cut into windows (every ``hop`` seconds), with notes on what the import did."""
-    from ppg_models.importers.csv_records import read_csv_recording
-    from ppg_models.importers.recording import to_windows
-
-    rec, report = read_csv_recording(path)
-    table = to_windows(
-        rec, subject_id=rec.name, source="recording", device="unknown", window_s=window, hop_s=hop,
-        report=report,
-    )  # fmt: skip
-    return table, report.window_starts_s, report.notes
-
-
 def predict_cmd(
     inputs: Annotated[
         list[Path], typer.Argument(help="Batch files or directories of them, or CSV recordings (time + PPG).")
@@ -195,15 +183,14 @@ def predict_cmd(
 
     if (model is None) == (registered is None):
         raise fail("give --model PATH or --registered REF (one of them)", 2)
-    recordings = [p for p in inputs if p.suffix.lower() == ".csv"]
-    batches = [p for p in inputs if p not in recordings]
+    recordings, batches = split_inputs(inputs)
     if hop is not None and not recordings:
         raise fail("--hop cuts recordings (.csv) into windows; batch files are already cut", 2)
     frames, summaries, notes = [], [], []
     try:
         net = load_bundle(model) if model is not None else _registered_model(registered)
         for path in recordings:
-            table, offsets, found = _recording_table(path, window, hop)
+            table, offsets, found = recording_table(path, window, hop)
             result = predict_table(net, table)
             frames.append(result.estimates.assign(recording=path.name, offset_s=offsets))
             summaries.append(result.not_estimated)

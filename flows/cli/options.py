@@ -1,4 +1,4 @@
-"""Options and arguments that several commands share, defined once: --json, --user, batch inputs."""
+"""Options that several commands share, defined once: --json, --user; and finding batch files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from flows.cli.output import fail
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Who acts (an approver or admin).")]
-InputsArg = Annotated[list[Path], typer.Argument(help="Batch files or directories of them.")]
 
 
 def batch_files(inputs: list[Path]) -> list[Path]:

@@ -94,6 +94,17 @@ def test_baselines_on_unlabeled_batches_give_per_window_estimates(tmp_path):
     assert "per-window DSP estimates" in text.output
 
 
+def test_baselines_read_a_csv_recording_like_predict_does(tmp_path):
+    csv = tmp_path / "watch.csv"
+    _recording_csv(csv, seconds=30)
+    result = CliRunner().invoke(app, ["baselines", str(csv), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [row["window_id"] for row in out["estimates"]] == [f"recording-watch-w{i:05d}" for i in range(3)]
+    assert all(30 < row["hr"] < 220 for row in out["estimates"])
+    assert all(row["spo2"] is None for row in out["estimates"]), "one channel: no SpO2"
+
+
 def test_a_window_of_noise_gets_no_estimate_whatever_the_model_says(small_model):
     table = simulate_batch("icu", 3, 0, 6)
     ir, red = to_matrix(table.column("ir")), to_matrix(table.column("red"))
