@@ -3,10 +3,10 @@
 An estimate is withheld (NaN) with a reason when the window lacks what the task needs (channels, or
 for SpO2 a physical DC level), when it lies outside the task's valid range (a model can extrapolate:
 no heart rate of -208 bpm is ever printed), or when the window fails the quality checks the ingest
-flow uses (missing, flat or clipped samples, too little cardiac power), or holds no pulse above the
-broadband noise floor (white noise: a sensor off the skin). Every row carries a quality score in
-[0, 1]: the cardiac power ratio of its pulse channel times the share of usable samples, scaled down
-when the pulse stands less than twice the required margin above the noise floor.
+flow uses (missing, flat or clipped samples, too little cardiac power, no pulse above the broadband
+noise floor: white noise from a sensor off the skin). Every row carries a quality score in [0, 1]: the
+cardiac power ratio of its pulse channel times the share of usable samples, scaled down when the pulse
+stands less than twice the required margin above the noise floor.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ppg_models.data.quality import NOISE_FLOOR_TOP, PULSE_BAND, batch_quality, pulse_snr
+from ppg_models.data.quality import batch_quality
 from ppg_models.ingest.policy import DEFAULT_QUALITY
 from ppg_models.models.inputs import MODEL_FS, ModelInputs, prepare_inputs
 from ppg_models.models.multitask import MultiTaskModel
@@ -26,13 +26,6 @@ from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE, get_task
 
 #: Quality limits that hold whatever the export: the perfusion index needs a physical level.
 QUALITY_LIMITS = {k: v for k, v in DEFAULT_QUALITY.items() if k != "perfusion_index"}
-#: A window whose pulse band stands less than this above the noise floor holds no pulse to read (white
-#: noise reads 0 dB, the simulator's windows 8-40 dB); prediction only, see ``pulse_snr_db``.
-MIN_PULSE_SNR_DB = 6.0
-NO_PULSE = (
-    f"holds no pulse above the noise floor ({PULSE_BAND[0]:g}-{PULSE_BAND[1]:g} Hz stands {{:.1f}} dB over"
-    f" {PULSE_BAND[1]:g}-{NOISE_FLOOR_TOP:g} Hz; needs >= {MIN_PULSE_SNR_DB:g})"
-)
 
 
 @dataclass
@@ -48,20 +41,17 @@ def _pulse_quality(table: pa.Table, inputs: ModelInputs) -> tuple[np.ndarray, li
     chosen = np.full(n, -1)
     for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
         chosen[inputs.present[:, CHANNELS.index(channel)]] = CHANNELS.index(channel)
-    names = ("missing_frac", "flat_frac", "clipped_frac", "cardiac_power_ratio")
-    value = {k: np.full(n, np.nan) for k in names}
+    value = {k: np.full(n, np.nan) for k in QUALITY_LIMITS}
     for c, channel in enumerate(CHANNELS):
         rows = chosen == c
         if rows.any():
-            for k in names:
+            for k in QUALITY_LIMITS:
                 value[k][rows] = features[f"{channel}_{k}"].to_numpy()[rows]
     usable = 1.0 - np.maximum.reduce([value["missing_frac"], value["flat_frac"], value["clipped_frac"]])
-    snr = pulse_snr(table, chosen)
-    evidence = np.where(np.isnan(snr), 1.0, np.clip(snr / (2 * MIN_PULSE_SNR_DB), 0.0, 1.0))
+    snr, needed = value["pulse_snr_db"], QUALITY_LIMITS["pulse_snr_db"].min
+    evidence = np.where(np.isnan(snr), 1.0, np.clip(snr / (2 * needed), 0.0, 1.0))  # 1 from twice the need
     score = np.nan_to_num(np.clip(value["cardiac_power_ratio"] * usable * evidence, 0.0, 1.0))
     failures: list[list[str]] = [[] if c >= 0 else ["no usable channel"] for c in chosen]
-    for i in np.flatnonzero(snr < MIN_PULSE_SNR_DB):
-        failures[i].append(f"{CHANNELS[chosen[i]]} {NO_PULSE.format(snr[i])}")
     for name, limit in QUALITY_LIMITS.items():
         v = value[name]
         checks = [(f">= {limit.min:g}", v < limit.min)] if limit.min is not None else []

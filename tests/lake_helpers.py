@@ -36,6 +36,7 @@ def clean_batch(source: str = "icu", index: int = 0, windows: int = 60) -> pa.Ta
     )
     ok &= frame.filter(like="cardiac_power_ratio").min(axis=1) > 0.05
     ok &= frame.filter(like="perfusion_index").min(axis=1) > 0.05
+    ok &= frame.filter(like="pulse_snr_db").min(axis=1) > 8.0
     return table.filter(pa.array(ok.to_numpy())).slice(0, windows)
 
 

@@ -124,7 +124,7 @@ def file_summary(results: list[ExpectationValidationResult], group: dict[str, An
             "evaluated_expectations": len(results),
             "successful_expectations": passed,
             "unsuccessful_expectations": len(results) - passed,
-            "success_percent": 100 * passed / len(results) if results else None,
+            "success_percent": passed / len(results) * 100 if results else None,  # GX's own order
         },
         "expectations": [r.describe_dict() for r in results],
         "result_url": None,

@@ -9,7 +9,13 @@ Features per channel (names are ``{channel}_{feature}`` in ``batch_quality``):
 - ``perfusion_index``: pulsatile over static component, in percent (2 sqrt(2) SD of the cardiac band
   over the mean level);
 - ``skewness``: of the cardiac-band signal (Elgendi 2016: the best single PPG quality index);
-- ``cardiac_power_ratio``: share of 0.1-8 Hz power that lies in the cardiac band 0.5-3.8 Hz (30-228 bpm).
+- ``cardiac_power_ratio``: share of 0.1-8 Hz power that lies in the cardiac band 0.5-3.8 Hz (30-228 bpm);
+- ``pulse_snr_db``: how far the pulse band (0.5-8 Hz: the pulse and its harmonics) stands above the
+  broadband noise floor, mean power density over that of 8-40 Hz (or up to 0.45 fs), in dB; NaN below
+  20 Hz. A pulse reads 8-40 dB in the simulator at every source, channel and motion level, whatever the
+  offset, gain or polarity; white noise (a sensor off the skin, a flat signal with converter noise) reads
+  0 dB, and so does a window with no AC power at all. Smooth noise (a random walk) and motion also lie
+  below 8 Hz: this says a pulse *can* be there, not that it is.
 
 The cardiac band is taken from one real FFT of the detrended window (an ideal band-pass), which also
 gives the power ratio; runs are found from run-length edges, not sliding windows. Ingest computes these
@@ -34,6 +40,8 @@ FLAT_RUN_S = 0.25
 CLIP_MIN_SAMPLES = 3
 CARDIAC_BAND = (0.5, 3.8)
 TOTAL_BAND = (0.1, 8.0)
+PULSE_BAND = (0.5, 8.0)  # Hz: the pulse and its harmonics
+NOISE_FLOOR_TOP = 40.0  # Hz: the noise floor is read from PULSE_BAND's top to here (below 50/60 Hz mains)
 CHUNK_ROWS = 256
 
 
@@ -83,8 +91,22 @@ def _clipped_fraction(x: np.ndarray) -> np.ndarray:
 BAND_RATE_HZ = 25.0  # the cardiac band (<= 3.8 Hz) is rebuilt at this rate for its skewness
 
 
-def _spectral_features(filled: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cardiac-band SD, skewness and power ratio from one FFT of the linearly detrended rows.
+def _pulse_snr_db(power: np.ndarray, freqs: np.ndarray, fs: float) -> np.ndarray:
+    """``pulse_snr_db`` from the power spectrum of the detrended rows (bin 0 holds the mean's power)."""
+    top = min(NOISE_FLOOR_TOP, 0.45 * fs)
+    if top < PULSE_BAND[1] + 2.0:
+        return np.full(power.shape[0], np.nan)
+    pulse = power[:, (freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])].mean(axis=1)
+    floor = power[:, (freqs > PULSE_BAND[1]) & (freqs <= top)].mean(axis=1)
+    has_ac = pulse + floor > 1e-12 * power[:, 0] + 1e-30  # else rounding noise of a flat line
+    ratio = np.maximum(pulse, 1e-300) / np.maximum(floor, 1e-12 * pulse + 1e-300)  # at most 120 dB
+    return np.where(has_ac, 10 * np.log10(ratio), 0.0)
+
+
+def _spectral_features(
+    filled: np.ndarray, fs: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cardiac-band SD, skewness, power ratio and pulse SNR from one FFT of the linearly detrended rows.
 
     The band's SD comes from Parseval; its skewness from the band rebuilt at ``BAND_RATE_HZ`` (an
     inverse FFT of only the low bins), which keeps the shape of a signal limited to 3.8 Hz.
@@ -110,7 +132,7 @@ def _spectral_features(filled: np.ndarray, fs: float) -> tuple[np.ndarray, np.nd
     m2 = squared.mean(axis=1)
     m3 = (squared * band).mean(axis=1)
     skew = np.where(m2 > 0, m3 / np.where(m2 > 0, m2, 1) ** 1.5, 0.0)
-    return sd, skew, ratio
+    return sd, skew, ratio, _pulse_snr_db(power, freqs, fs)
 
 
 def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
@@ -123,7 +145,7 @@ def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     with np.errstate(all="ignore"):
         flat = _flat_fraction(filled, max(2, round(FLAT_RUN_S * fs)))
         clipped = np.where(all_missing, 0.0, _clipped_fraction(np.where(all_missing[:, None], 0.0, x)))
-        sd, skew, ratio = _spectral_features(filled, fs)
+        sd, skew, ratio, snr = _spectral_features(filled, fs)
         level = np.abs(filled.mean(axis=1))
         perfusion = np.where(level > 0, 100 * 2 * np.sqrt(2) * sd / np.where(level > 0, level, 1), 0.0)
     feats = {
@@ -133,49 +155,11 @@ def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
         "perfusion_index": perfusion,
         "skewness": skew,
         "cardiac_power_ratio": ratio,
+        "pulse_snr_db": snr,
     }
     for name in FEATURES[1:]:
         feats[name] = np.where(all_missing, np.nan, feats[name])
     return feats
-
-
-PULSE_BAND = (0.5, 8.0)  # Hz: the pulse and its harmonics
-NOISE_FLOOR_TOP = 40.0  # Hz: the floor is read from PULSE_BAND's top to here (below 50/60 Hz mains)
-
-
-def pulse_snr_db(x: np.ndarray, fs: float) -> np.ndarray:
-    """Per row, how far the pulse band stands above the broadband noise floor: mean power density in
-    ``PULSE_BAND`` over that from 8 Hz to ``NOISE_FLOOR_TOP`` (or 0.45 fs), in dB; NaN below 20 Hz.
-
-    A pulse puts its power below 8 Hz, so a window with one reads 8-40 dB in the simulator at every
-    device and motion level, whatever its offset, gain or polarity; white noise (a sensor off the skin,
-    a flat signal with converter noise) reads 0 dB. Smooth noise (a random walk) and motion concentrate
-    below 8 Hz too: this says a pulse *can* be there, not that it is.
-    """
-    top = min(NOISE_FLOOR_TOP, 0.45 * fs)
-    if top < PULSE_BAND[1] + 2.0:
-        return np.full(x.shape[0], np.nan)
-    filled = dsp.fill_missing(np.asarray(x, dtype=np.float64))
-    filled -= filled.mean(axis=1, keepdims=True)
-    power = np.abs(sfft.rfft(filled * np.hanning(filled.shape[1]), axis=1)) ** 2
-    freqs = sfft.rfftfreq(filled.shape[1], 1 / fs)
-    pulse = power[:, (freqs >= PULSE_BAND[0]) & (freqs <= PULSE_BAND[1])].mean(axis=1)
-    floor = power[:, (freqs > PULSE_BAND[1]) & (freqs <= top)].mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pulse > 0, 10 * np.log10(pulse / np.maximum(floor, 1e-300)), -np.inf)
-
-
-def pulse_snr(table: pa.Table, channel_of_row: np.ndarray) -> np.ndarray:
-    """``pulse_snr_db`` of each window on the channel given for it (an index into CHANNELS; -1: NaN)."""
-    out = np.full(table.num_rows, np.nan)
-    fs_all = table.column("fs").to_numpy()
-    for c, channel in enumerate(CHANNELS):
-        mine = np.flatnonzero(channel_of_row == c)
-        if mine.size:
-            values = table.column(channel).combine_chunks().take(pa.array(mine))
-            for rows, fs in _groups(values, fs_all[mine]):
-                out[mine[rows]] = pulse_snr_db(_take(values, rows), fs)
-    return out
 
 
 def _groups(values: pa.ListArray, fs_all: np.ndarray) -> list[tuple[np.ndarray, float]]:

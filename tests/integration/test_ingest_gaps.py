@@ -79,6 +79,33 @@ def test_infinite_samples_fail_even_without_the_power_ratio_limit(lake, value):
     assert "signal holds infinite samples" in " | ".join(outcome.reasons)
 
 
+def test_a_labeled_window_of_noise_is_dropped_for_its_missing_pulse(lake):
+    def sensor_off(ir):  # electronic noise around the level: no pulse, though the window is labeled
+        ir[2, :] = np.round(30000 + 3 * np.random.default_rng(2).standard_normal(ir.shape[1]))
+
+    path = _age(write_raw(with_ir(clean_batch(), sensor_off), lake.incoming / "off.parquet"))
+    outcome = _run(lake, path)
+    assert outcome.outcome == "accepted_with_drops", outcome
+    assert "signal_quality 'ir_pulse_snr_db'" in " | ".join(outcome.reasons)
+    assert outcome.dropped_windows == 1
+
+
+def test_a_lake_from_before_the_noise_floor_feature_keeps_taking_batches(lake):
+    """Windows accepted before ``pulse_snr_db`` existed lack its column: drift reads nulls there."""
+    import pyarrow.parquet as pq
+
+    policy = IngestPolicy.from_dict({"drift": {"min_reference_windows": 10}})
+    first = _run(lake, _age(write_raw(clean_batch(index=0), lake.incoming / "a.parquet")), policy)
+    assert first.outcome == "accepted"
+    reference = lake.root / "reference" / "icu.parquet"
+    old = pq.read_table(reference)
+    pq.write_table(old.drop_columns([c for c in old.column_names if c.endswith("_pulse_snr_db")]), reference)
+    second = _run(lake, _age(write_raw(clean_batch(index=1), lake.incoming / "b.parquet")), policy)
+    assert second.outcome == "accepted", second
+    merged = pq.read_table(reference).column("ir_pulse_snr_db").to_numpy(zero_copy_only=False)
+    assert np.isfinite(merged).sum() == 60, "the new batch's values, then the old windows' nulls"
+
+
 def test_a_partial_policy_still_refuses_flat_windows(lake):
     def flat(ir):
         ir[4, :] = 1000.0
