@@ -41,6 +41,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator.py
 	$(BIN)/python benchmarks/baselines.py
+	$(BIN)/python benchmarks/noise_floor.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/lake_size.py
 	$(BIN)/python benchmarks/lake_growth.py

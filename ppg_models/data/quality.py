@@ -12,11 +12,11 @@ Features per channel (names are ``{channel}_{feature}`` in ``batch_quality``):
 - ``cardiac_power_ratio``: share of 0.1-8 Hz power that lies in the cardiac band 0.5-3.8 Hz (30-228 bpm);
 - ``pulse_snr_db``: how far the pulse band (0.5-8 Hz: the pulse and its harmonics) stands above the
   broadband noise floor, mean power density over that of 8-40 Hz (or up to 0.45 fs), in dB; NaN below
-  20 Hz. In the simulator 99 % of windows read 8 dB or more at every source, channel and motion level
-  (median 20-32 dB; 0.2 % of the wrist band's red windows fall below 6), whatever the offset, gain or
-  polarity; white noise (a sensor off the skin, a flat signal with converter noise) reads 0-2 dB, and a
-  window with no AC power at all 0 dB. Smooth noise (a random walk) and motion also lie
-  below 8 Hz: this says a pulse *can* be there, not that it is.
+  20 Hz. Simulated windows read a median of 21-33 dB per source and channel, whatever the offset, gain
+  or polarity (the wrist band's weak red channel has the low tail: 0.1 % under 3.8 dB); white noise (a
+  sensor off the skin, a flat signal with converter noise) reads 0 dB, SD about 0.6, and a window with
+  no AC power at all 0 dB (``benchmarks/results/noise_floor.md``). Smooth noise (a random walk) and
+  motion also lie below 8 Hz: this says a pulse *can* be there, not that it is.
 
 The cardiac band is taken from one real FFT of the detrended window (an ideal band-pass), which also
 gives the power ratio; runs are found from run-length edges, not sliding windows. Ingest computes these
