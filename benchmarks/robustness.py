@@ -283,9 +283,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="Models trained (default: 3; quick: 1).")
     parser.add_argument("--augment", type=float, default=0.4, help="Share of training windows augmented.")
     parser.add_argument("--name", default=None, help="Results name (default: robustness[-quick]).")
+    parser.add_argument(
+        "--train-windows", type=int, default=None, help="Training windows per source (full: 800)."
+    )
     args = parser.parse_args()
     name = "quick" if args.quick else "full"
-    mode = MODES[name]
+    mode = MODES[name] | ({"train_windows": args.train_windows} if args.train_windows else {})
     torch.set_num_threads(1)
     epochs = args.epochs or mode["epochs"]
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
