@@ -186,7 +186,7 @@ def baselines(
     recordings, batches = split_inputs(inputs)
     notes: list[str] = []
     try:
-        tables = [read_batch(f) for f in batch_files(batches)] if batches or not recordings else []
+        tables = [read_batch(f) for f in batch_files(batches)] if batches else []  # typer: >= 1 input
         for path in recordings:  # a CSV recording: 10 s windows, estimated (nothing to score against)
             table, _, found = recording_table(path, 10.0, None)
             tables.append(table)
