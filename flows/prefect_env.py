@@ -32,12 +32,15 @@ from ppg_models.lake.locks import alive
 APP = "flows.prefect_server:create_app"  # Prefect's app with the scheduler fix for SQLAlchemy 2.1
 SERVER_MARKS = (APP, "prefect.server.api.server:create_app")  # in the command line of such a server
 PR_SET_PDEATHSIG = 1
+STARTUP_TIMEOUT_S = 300
 
 
 def configure_prefect() -> None:
     """Defaults for the command line: state under PPG_HOME, warnings only, no telemetry (offline)."""
     os.environ.setdefault("PREFECT_HOME", str(home_dir("prefect")))
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+    # a busy machine (training on every core) needs minutes, not Prefect's 20 s, for a first start that
+    # migrates the database; a healthy start takes ~10 s and never waits for this limit
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT_S))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
@@ -200,7 +203,17 @@ def owned_server(services: bool = False, meanwhile: Callable[[], object] | None 
         server = _owned_server_class(services)()
         release = threading.Event()
         try:
-            _start_while(server, meanwhile, release)
+            try:
+                _start_while(server, meanwhile, release)
+            except RuntimeError as exc:
+                if "Timed out" not in str(exc):
+                    raise
+                from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
+
+                raise RuntimeError(
+                    f"{exc} (waited {LIMIT.value()} s): a busy machine starts it slowly; raise"
+                    " PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL"
+                ) from exc
             pid = server.server_process.pid if server.server_process else None
             record.write_text(json.dumps({"pid": pid, "owner": os.getpid(), "url": server.api_url}))
             with temporary_settings({PREFECT_API_URL: server.api_url}):

@@ -94,3 +94,38 @@ def test_the_next_run_stops_a_server_whose_owner_is_gone(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert stale.wait(15) is not None, "the stale server was stopped"
+
+
+def _servers_of(home: Path) -> list[int]:
+    """Processes whose environment points Prefect at this home (the command's server among them)."""
+    mark = f"PREFECT_HOME={home / 'prefect'}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if mark in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_server_that_starts_too_slowly_fails_with_a_hint_and_is_stopped(tmp_path):
+    """A busy machine can start Prefect slower than the limit: the command says which setting to raise,
+    stops the half-started server and leaves the incoming files where they were."""
+    incoming = tmp_path / "lake" / "incoming"
+    write_simulated(incoming, 2, 50, 4)
+    before = sorted(p.name for p in incoming.iterdir())
+    env = {**os.environ, "PPG_HOME": str(tmp_path), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run([str(PPG), "ingest"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "Timed out" in done.stderr
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in done.stderr
+    assert "waited 1 s" in done.stderr
+    deadline = time.monotonic() + 30
+    while _servers_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _servers_of(tmp_path) == []
+    assert not (tmp_path / "prefect" / "server.json").exists()
+    assert sorted(p.name for p in incoming.iterdir()) == before
