@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mtl_report import markdown, summarise, thread_check_summary
-from results_io import RESULTS, write_results
+from results_io import CODE, RESULTS, write_results
 
 from ppg_models.baselines.run import BASELINE_TASKS, estimate_vitals
 from ppg_models.evaluation.paired import paired_improvement
@@ -261,6 +261,7 @@ def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -
         "af_positive_subjects": af_subjects,
         "af_reference_val_loss": reference,
         "rows": rows,
+        "code": CODE,
     }
     keep = RESULTS / "mtl-seeds"
     keep.mkdir(parents=True, exist_ok=True)
@@ -342,7 +343,16 @@ def main() -> None:
         if args.summarise
         else round(time.perf_counter() - started, 1),
     }
+    if args.summarise:  # the results name the code the kept seeds were measured on, not today's
+        payload["code"] = kept_code(per_seed)
     write_results("mtl-quick" if args.quick else "mtl", payload, markdown(payload))
+
+
+def kept_code(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    codes = {json.dumps(s.get("code"), sort_keys=True) for s in per_seed}
+    if len(codes) == 1 and per_seed[0].get("code"):
+        return per_seed[0]["code"]
+    return {"commit": None, "uncommitted": [], "per_seed": [s.get("code") for s in per_seed]}
 
 
 if __name__ == "__main__":

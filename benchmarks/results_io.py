@@ -1,14 +1,23 @@
-"""Where benchmark scripts write their results: benchmarks/results/NAME.json and NAME.md."""
+"""Where benchmark scripts write their results: benchmarks/results/NAME.json and NAME.md.
+
+Every result records the code that produced it: the commit checked out when the benchmark *started*
+(this module is imported at start-up) and the project files that differed from it, so a figure can be
+traced to the code it measured, and a result kept from an earlier run can be told apart from one
+measured on the code of today.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parent.parent
+CODE_PATHS = ("ppg_models", "flows", "registry", "dashboard", "benchmarks", "pyproject.toml")
 
 
 def machine() -> dict[str, object]:
@@ -20,9 +29,46 @@ def machine() -> dict[str, object]:
     }
 
 
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def code_version() -> dict[str, object]:
+    """The commit and the uncommitted project files (results excluded); commit None outside git."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--", *CODE_PATHS, ":(exclude)benchmarks/results") or ""
+    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
+    return {"commit": commit.strip() if commit else None, "uncommitted": changed}
+
+
+CODE = code_version()  # taken when the benchmark starts, not when it ends
+
+
+def code_line(code: dict[str, object] | None = None) -> str:
+    code = code or CODE
+    if "per_seed" in code:  # summarised from kept seeds measured on different code
+        commits = [
+            str((c or {}).get("commit"))[:10] if (c or {}).get("commit") else "not recorded"
+            for c in code["per_seed"]
+        ]
+        return f"Code: the seeds were measured on different code: {', '.join(commits)}."
+    commit = str(code["commit"])[:10] if code.get("commit") else "unknown (not a git checkout)"
+    changed = code.get("uncommitted") or []
+    extra = f", with uncommitted changes to {', '.join(changed)}" if changed else ""
+    return f"Code: commit {commit}{extra}."
+
+
 def write_results(name: str, payload: dict, markdown: str) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
-    print(markdown)
+    payload = {"machine": machine(), "code": CODE, **payload}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    text = markdown.rstrip()
+    if "Code: commit" not in text:
+        text += "\n\n" + code_line(payload["code"])
+    (RESULTS / f"{name}.md").write_text(text + "\n")
+    print(text)
     return RESULTS / f"{name}.json"

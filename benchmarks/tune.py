@@ -1,10 +1,11 @@
 """The search (`ppg tune`) against an exhaustive sweep of every configuration, at the same per-trial budget.
 
-Run: .venv/bin/python benchmarks/tune.py [--quick] [--seeds N] [--jobs J]
+Run: .venv/bin/python benchmarks/tune.py [--quick] [--seeds N] [--jobs J] [--fresh] [--rerun-search]
 Writes benchmarks/results/tune.json and .md (tune-quick.* with --quick); every finished seed is also
 kept in benchmarks/results/tune-seeds/ and reused, so that an interrupted run loses nothing. With
 --rerun-search, seeds in the committed results keep their sweep (deterministic training: the two
 configurations compared on test are retrained and checked to reproduce it) and run the search again.
+With --fresh every seed is measured on this code. Each seed records the commit it was measured on.
 
 Four tasks (HR, SpO2, RR, AF) have 15 partitions; with 2 balancers the sweep trains all 30
 configurations, each for the same epochs as a search trial (learning rate and width fixed, so both
@@ -43,7 +44,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mtl import benchmark_table
-from results_io import RESULTS, write_results
+from results_io import CODE, RESULTS, write_results
 from tune_report import markdown, summarise
 
 from flows.tune.config import TuneConfig
@@ -381,27 +382,43 @@ def published_seed(name: str, mode: dict[str, Any], seed: int) -> dict[str, Any]
     return next((r for r in saved.get("seeds", []) if r.get("seed") == seed), None)
 
 
-def kept_seed(name: str, mode: dict[str, Any], seed: int, jobs: int, work: Path, rerun_search: bool):
+def kept_seed(
+    name: str, mode: dict[str, Any], seed: int, jobs: int, work: Path, rerun_search: bool, fresh: bool = False
+):
     """A seed's result, from benchmarks/results/tune-seeds/ when an earlier run of the same settings
     finished it, else from the committed results (a fresh clone adds seeds without redoing these).
     With ``rerun_search`` a committed seed keeps its sweep and runs the search again (after a change
-    to the search)."""
+    to the search). With ``fresh`` nothing is kept: the seed is measured on this code. A kept seed
+    measured on other code says so (here and in the report)."""
     keep = RESULTS / "tune-seeds" / f"{name}-seed{seed}.json"
     settings = json.dumps(mode, sort_keys=True) + (" rerun-search" if rerun_search else "")
-    if keep.is_file():
+    if keep.is_file() and not fresh:
         saved = json.loads(keep.read_text())
         if saved.get("settings") == settings:
-            print(f"seed {seed}: kept from {keep}", file=sys.stderr)
+            _say_kept(seed, str(keep), saved["result"])
             return saved["result"]
-    published = published_seed(name, mode, seed)
+    published = None if fresh else published_seed(name, mode, seed)
     if published is not None and not rerun_search:
-        print(f"seed {seed}: kept from the committed results", file=sys.stderr)
+        _say_kept(seed, "the committed results", published)
         return published
     kept_sweep = published["sweep"] if published is not None else None
-    result = one_seed(mode, seed, jobs, work, kept_sweep)
+    result = one_seed(mode, seed, jobs, work, kept_sweep) | {"code": CODE}
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text(json.dumps({"settings": settings, "result": result}, default=float) + "\n")
     return result
+
+
+def _say_kept(seed: int, where: str, result: dict[str, Any]) -> None:
+    commit = (result.get("code") or {}).get("commit")
+    note = (
+        ""
+        if commit == CODE["commit"]
+        else (
+            f"; measured on {'unrecorded code' if not commit else commit[:10]}, not this checkout's"
+            f" {str(CODE['commit'])[:10]} (--fresh measures it again)"
+        )
+    )
+    print(f"seed {seed}: kept from {where}{note}", file=sys.stderr)
 
 
 def main() -> None:
@@ -414,6 +431,9 @@ def main() -> None:
         action="store_true",
         help="seeds in the committed results keep their sweep and run the search again",
     )
+    parser.add_argument(
+        "--fresh", action="store_true", help="measure every seed on this code: keep nothing from earlier runs"
+    )
     args = parser.parse_args()
     name = "quick" if args.quick else "full"
     mode = MODES[name]
@@ -421,7 +441,9 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ppg-tune-bench-") as tmp:
         os.environ["PPG_HOME"] = str(Path(tmp) / "home")
-        per_seed = [kept_seed(name, mode, s, args.jobs, Path(tmp), args.rerun_search) for s in seeds]
+        per_seed = [
+            kept_seed(name, mode, s, args.jobs, Path(tmp), args.rerun_search, args.fresh) for s in seeds
+        ]
     payload = {
         "mode": name,
         "settings": mode

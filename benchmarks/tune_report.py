@@ -80,8 +80,28 @@ def markdown(payload: dict[str, Any]) -> str:
     ]
     for seed in payload["seeds"]:
         cells = [
-            f"{t} {p['value']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] ({p['subjects']} subj.)"
+            f"{t} {_signed(p['value'])} [{_signed(p['low'])}, {_signed(p['high'])}] ({p['subjects']} subj.)"
             for t, p in seed["paired_vs_sweep_best"].items()
         ]
+        if seed["same_configuration"]:
+            cells = ["the same configuration: no difference"]
         lines.append(f"- seed {seed['seed']}: " + ("; ".join(cells) if cells else "identical or none"))
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *_provenance(payload)])
+
+
+def _signed(value: float) -> str:
+    return f"{value + 0.0:+.3f}".replace("-0.000", "+0.000")  # no negative zero
+
+
+def _provenance(payload: dict[str, Any]) -> list[str]:
+    """Which code measured each seed: a seed kept from an earlier run may predate today's code."""
+    run = (payload.get("code") or {}).get("commit")
+    seeds = {s["seed"]: (s.get("code") or {}).get("commit") for s in payload["seeds"]}
+    if all(c == run for c in seeds.values()):
+        return []
+    cells = [f"seed {k}: {c[:10] if c else 'not recorded'}" for k, c in seeds.items()]
+    return [
+        "Seeds kept from earlier runs were measured on other code than this run's"
+        f" ({str(run)[:10] if run else 'unknown'}): " + "; ".join(cells) + ". `--fresh` measures every"
+        " seed again."
+    ]

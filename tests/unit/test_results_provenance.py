@@ -1,0 +1,64 @@
+"""Benchmark results name the code they measured: the commit at the benchmark's start and any
+uncommitted project files; a seed kept from an earlier run on other code is reported as such."""
+
+import json
+import sys
+from pathlib import Path
+
+_saved = list(sys.path)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import results_io  # noqa: E402
+import tune_report  # noqa: E402
+
+sys.path[:] = _saved
+
+
+def test_code_version_names_the_commit_of_this_checkout():
+    code = results_io.code_version()
+    assert isinstance(code["commit"], str)
+    assert len(code["commit"]) == 40
+    assert all(not path.startswith("benchmarks/results/") for path in code["uncommitted"])
+
+
+def test_written_results_carry_the_code_in_json_and_markdown(tmp_path, monkeypatch):
+    monkeypatch.setattr(results_io, "RESULTS", tmp_path)
+    code = {"commit": "a" * 40, "uncommitted": ["ppg_models/x.py"]}
+    monkeypatch.setattr(results_io, "CODE", code)
+    results_io.write_results("demo", {"value": 1}, "# Demo")
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    assert saved["code"] == code
+    assert saved["value"] == 1
+    text = (tmp_path / "demo.md").read_text()
+    assert "Code: commit aaaaaaaaaa, with uncommitted changes to ppg_models/x.py." in text
+
+
+def test_results_summarised_from_kept_runs_keep_their_own_code(tmp_path, monkeypatch):
+    monkeypatch.setattr(results_io, "RESULTS", tmp_path)
+    kept = {"commit": "b" * 40, "uncommitted": []}
+    results_io.write_results("demo", {"code": kept}, "# Demo")
+    assert json.loads((tmp_path / "demo.json").read_text())["code"] == kept
+    assert "Code: commit bbbbbbbbbb." in (tmp_path / "demo.md").read_text()
+
+
+def test_tune_report_names_seeds_measured_on_other_code():
+    payload = {
+        "code": {"commit": "c" * 40},
+        "seeds": [{"seed": 0, "code": {"commit": "c" * 40}}, {"seed": 1}],
+    }
+    (line,) = tune_report._provenance(payload)
+    assert "seed 0: cccccccccc" in line
+    assert "seed 1: not recorded" in line
+    assert "--fresh" in line
+    payload["seeds"][1]["code"] = {"commit": "c" * 40}
+    assert tune_report._provenance(payload) == []
+
+
+def test_no_negative_zero_in_paired_differences():
+    assert tune_report._signed(-0.0) == "+0.000"
+    assert tune_report._signed(-0.0001) == "+0.000"
+    assert tune_report._signed(-0.25) == "-0.250"
+
+
+def test_seeds_from_different_code_are_named_each():
+    line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": "d" * 40}, None]})
+    assert line == "Code: the seeds were measured on different code: dddddddddd, not recorded."
