@@ -48,15 +48,17 @@ def code_version() -> dict[str, object]:
 CODE = code_version()  # taken when the benchmark starts, not when it ends
 
 
+def short(commit: object, missing: str = "not recorded") -> str:
+    """A commit as results print it (10 characters), or ``missing``."""
+    return str(commit)[:10] if commit else missing
+
+
 def code_line(code: dict[str, object] | None = None) -> str:
     code = code or CODE
     if "per_seed" in code:  # summarised from kept seeds measured on different code
-        commits = [
-            str((c or {}).get("commit"))[:10] if (c or {}).get("commit") else "not recorded"
-            for c in code["per_seed"]
-        ]
+        commits = [short((c or {}).get("commit")) for c in code["per_seed"]]
         return f"Code: the seeds were measured on different code: {', '.join(commits)}."
-    commit = str(code["commit"])[:10] if code.get("commit") else "unknown (not a git checkout)"
+    commit = short(code.get("commit"), "unknown (not a git checkout)")
     changed = code.get("uncommitted") or []
     extra = f", with uncommitted changes to {', '.join(changed)}" if changed else ""
     return f"Code: commit {commit}{extra}."
@@ -66,9 +68,7 @@ def write_results(name: str, payload: dict, markdown: str) -> Path:
     RESULTS.mkdir(exist_ok=True)
     payload = {"machine": machine(), "code": CODE, **payload}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    text = markdown.rstrip()
-    if "Code: commit" not in text:
-        text += "\n\n" + code_line(payload["code"])
+    text = markdown.rstrip() + "\n\n" + code_line(payload["code"])
     (RESULTS / f"{name}.md").write_text(text + "\n")
     print(text)
     return RESULTS / f"{name}.json"

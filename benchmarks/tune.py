@@ -44,7 +44,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mtl import benchmark_table
-from results_io import CODE, RESULTS, write_results
+from results_io import CODE, RESULTS, short, write_results
 from tune_report import markdown, summarise
 
 from flows.tune.config import TuneConfig
@@ -414,8 +414,8 @@ def _say_kept(seed: int, where: str, result: dict[str, Any]) -> None:
         ""
         if commit == CODE["commit"]
         else (
-            f"; measured on {'unrecorded code' if not commit else commit[:10]}, not this checkout's"
-            f" {str(CODE['commit'])[:10]} (--fresh measures it again)"
+            f"; measured on {short(commit, 'unrecorded code')}, not this checkout's"
+            f" {short(CODE['commit'])} (--fresh measures it again)"
         )
     )
     print(f"seed {seed}: kept from {where}{note}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from results_io import short
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -90,7 +91,7 @@ def markdown(payload: dict[str, Any]) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{value + 0.0:+.3f}".replace("-0.000", "+0.000")  # no negative zero
+    return f"{value:+.3f}".replace("-0.000", "+0.000")  # no negative zero
 
 
 def _provenance(payload: dict[str, Any]) -> list[str]:
@@ -99,9 +100,9 @@ def _provenance(payload: dict[str, Any]) -> list[str]:
     seeds = {s["seed"]: (s.get("code") or {}).get("commit") for s in payload["seeds"]}
     if all(c == run for c in seeds.values()):
         return []
-    cells = [f"seed {k}: {c[:10] if c else 'not recorded'}" for k, c in seeds.items()]
+    cells = [f"seed {k}: {short(c)}" for k, c in seeds.items()]
     return [
         "Seeds kept from earlier runs were measured on other code than this run's"
-        f" ({str(run)[:10] if run else 'unknown'}): " + "; ".join(cells) + ". `--fresh` measures every"
+        f" ({short(run, 'unknown')}): " + "; ".join(cells) + ". `--fresh` measures every"
         " seed again."
     ]
