@@ -64,13 +64,15 @@ class SpectralHR(Head):
       present, each weighted by a trust the head reads off that channel's own spectrum (a noisy channel
       counts less): one channel (IR only, green only) is read like several, with less evidence.
     - The shared features condition the scoring (one scale and shift per hidden channel, the same at
-      every frequency) and add a small bounded correction, so HR still trains the backbone it shares.
+      every frequency), so HR still trains the backbone it shares. They add nothing to the estimate
+      itself: an additive correction learned to trade a constant offset against the readout and left
+      the estimate ~2.6 bpm low on clean windows (measured), while the softmax-weighted mean of
+      candidate rates is unbiased where the spectrum is clean, and can never leave 30-228 bpm.
     """
 
     N_FFT = 4096
     BAND = (0.5, 3.8)  # Hz: 30-228 bpm
     HARMONICS = (0.5, 1.0, 2.0, 3.0)
-    CORRECTION_BPM = 3.0
     in_label_units = True
 
     def __init__(
@@ -92,7 +94,6 @@ class SpectralHR(Head):
         self.score = nn.Conv1d(hidden, 1, 1)
         self.trust = nn.Linear(hidden, 1)  # how far to trust a channel, from its own spectrum
         self.film = nn.Linear(2 * in_channels, 2 * hidden)
-        self.correction = mlp(2 * in_channels, 1, hidden=32)
 
     def spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per light channel, (batch, channels, harmonics, candidate frequencies) log power scaled to
@@ -116,7 +117,6 @@ class SpectralHR(Head):
         trust = self.trust(h.amax(dim=2)).view(b, c).masked_fill(~present, -1e4).softmax(dim=1)
         logits = (logits * trust.unsqueeze(2)).sum(dim=1)
         bpm = (logits.softmax(dim=1) * self.bpm).sum(dim=1, keepdim=True)
-        bpm = bpm + self.CORRECTION_BPM * torch.tanh(self.correction(pooled))
         mean, std = self.mean_std[0], self.mean_std[1]
         return (bpm - mean) / std  # standardised, like every regression head
 

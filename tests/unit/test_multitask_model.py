@@ -175,6 +175,21 @@ def test_the_spectral_hr_head_reads_rates_far_outside_those_it_was_trained_on():
             assert float((estimate - bpm).abs().mean()) < 3.0, (low, high)
 
 
+def test_the_hr_estimate_is_a_rate_the_head_can_read_whatever_the_shared_features_say():
+    """The estimate is a weighted mean of candidate rates: shared features, however extreme, reshape the
+    scoring but cannot add an offset or push the estimate outside 30-228 bpm."""
+    from ppg_models.models.heads import SpectralHR
+
+    torch.manual_seed(0)
+    head = SpectralHR(16, ["hr"]).eval()
+    x = _pulses(torch.tensor([40.0, 72.0, 150.0, 210.0]), torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        for scale in (0.0, 1.0, 1e3, -1e3):
+            bpm = head(torch.randn(4, 16, 10) * scale, x)[:, 0]
+            assert bool(((bpm >= float(head.bpm.min())) & (bpm <= float(head.bpm.max()))).all()), scale
+    assert not any("correction" in name for name, _ in head.named_parameters())
+
+
 def test_the_hr_head_answers_in_the_models_standardised_units():
     from ppg_models.models.heads import SpectralHR
 
