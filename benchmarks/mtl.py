@@ -224,6 +224,7 @@ def af_paired(report: EvaluationReport, single_af: EvaluationReport, bootstrap: 
 
 def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -> dict[str, Any]:
     torch.set_num_threads(1)
+    started = time.perf_counter()
     mode = MODES[mode_name]
     table = benchmark_table(mode)
     tables, af_subjects = split(table, DATA_SEED + seed)
@@ -262,6 +263,7 @@ def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -
         "af_reference_val_loss": reference,
         "rows": rows,
         "code": CODE,
+        "wall_seconds": round(time.perf_counter() - started, 1),
     }
     keep = RESULTS / "mtl-seeds"
     keep.mkdir(parents=True, exist_ok=True)
@@ -293,10 +295,11 @@ def saved(mode_name: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, flo
     return per_seed, None if threads is None else {int(k): v for k, v in threads.items()}
 
 
-def _training_wall(mode_name: str) -> float | None:
-    """The wall time of the run whose seeds are summarised again (from its results file)."""
-    path = RESULTS / f"{'mtl-quick' if mode_name == 'quick' else 'mtl'}.json"
-    return json.loads(path.read_text()).get("wall_seconds") if path.is_file() else None
+def seed_seconds(per_seed: list[dict[str, Any]]) -> float | None:
+    """Training time summed over the kept seeds (each records its own), or None when any seed predates
+    that record: a summary never borrows the wall time of an earlier results file."""
+    walls = [s.get("wall_seconds") for s in per_seed]
+    return None if any(w is None for w in walls) else round(sum(walls), 1)
 
 
 def main() -> None:
@@ -339,9 +342,8 @@ def main() -> None:
         "summary": summary,
         "thread_check": None if threads is None else thread_check_summary(threads),
         "per_seed": per_seed,
-        "wall_seconds": _training_wall(mode_name)
-        if args.summarise
-        else round(time.perf_counter() - started, 1),
+        "wall_seconds": None if args.summarise else round(time.perf_counter() - started, 1),
+        "seed_seconds": seed_seconds(per_seed),
     }
     if args.summarise:  # the results name the code the kept seeds were measured on, not today's
         payload["code"] = kept_code(per_seed)

@@ -247,6 +247,12 @@ def markdown(payload: dict[str, Any]) -> str:
         f"- 1 vs 2 threads (equal weights, 2 epochs): AF AUROC differs by {tc['af_auroc_diff']:.4f},"
         f" HR MAE by {tc['hr_mae_diff']:.3f} bpm: {'met' if tc['met'] else 'NOT met'}"
     )
-    if payload["wall_seconds"]:
-        lines.append(f"\nWall time {payload['wall_seconds'] / 60:.1f} min.")
+    timing = []
+    if payload.get("wall_seconds"):
+        timing.append(f"Wall time {payload['wall_seconds'] / 60:.1f} min.")
+    if payload.get("seed_seconds"):
+        timing.append(f"Training, summed over the seeds: {payload['seed_seconds'] / 60:.1f} min.")
+    elif payload.get("wall_seconds") is None:
+        timing.append("Wall time not recorded: summarised from kept seeds that predate per-seed timing.")
+    lines.append("\n" + " ".join(timing))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 _saved = list(sys.path)
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import mtl  # noqa: E402
 import results_io  # noqa: E402
 import tune_report  # noqa: E402
 
@@ -62,3 +63,9 @@ def test_no_negative_zero_in_paired_differences():
 def test_seeds_from_different_code_are_named_each():
     line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": "d" * 40}, None]})
     assert line == "Code: the seeds were measured on different code: dddddddddd, not recorded."
+
+
+def test_a_summary_of_kept_seeds_never_borrows_an_earlier_files_wall_time():
+    """Stop 27 printed 'Wall time 116.1 min' from the previous results file for seeds that took ~3 h."""
+    assert mtl.seed_seconds([{"wall_seconds": 60.0}, {"wall_seconds": 90.5}]) == 150.5
+    assert mtl.seed_seconds([{"wall_seconds": 60.0}, {}]) is None
