@@ -14,13 +14,19 @@ RESAMPLE_HZ = 4.0  # grid for beat-derived respiratory series
 AF_THRESHOLD = 0.1  # normalised RMSSD where the AF score crosses 0.5
 
 
-def heart_rate(beats: DetectedBeats) -> np.ndarray:
-    """bpm per window: mean rate over detected pulses, or the spectral peak with fewer than 3 pulses."""
-    out = 60.0 * beats.spectral_hz
+def beat_rate_hz(beats: DetectedBeats) -> np.ndarray:
+    """Hz per window: (pulses - 1) / time from the first to the last pulse, NaN with fewer than 3."""
+    out = np.full(len(beats.times), np.nan)
     for i, t in enumerate(beats.times):
         if t.size >= 3 and t[-1] > t[0]:
-            out[i] = 60.0 * (t.size - 1) / (t[-1] - t[0])
+            out[i] = (t.size - 1) / (t[-1] - t[0])
     return out
+
+
+def heart_rate(beats: DetectedBeats) -> np.ndarray:
+    """bpm per window: mean rate over detected pulses, or the spectral peak with fewer than 3 pulses."""
+    counted = beat_rate_hz(beats)
+    return 60.0 * np.where(np.isnan(counted), beats.spectral_hz, counted)
 
 
 def spo2_ratio_of_ratios(red: np.ndarray, ir: np.ndarray, fs: float) -> np.ndarray:

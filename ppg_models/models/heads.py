@@ -19,6 +19,7 @@ from ppg_models.tasks import get_task
 RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
 PI_RED, PI_IR = INPUT_CHANNELS.index("pi_red"), INPUT_CHANNELS.index("pi_ir")
 LIGHTS = [INPUT_CHANNELS.index(c) for c in ("red", "ir", "green")]
+BEAT_RATE = INPUT_CHANNELS.index("beat_rate")
 
 
 def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
@@ -60,6 +61,10 @@ class SpectralHR(Head):
     - Sliding along frequency, the same weights judge 40 and 200 bpm: nothing pulls an estimate towards
       the training population's middle (a 164 bpm window is not read as 117 because tachycardia was
       rare in training).
+    - The rate of the pulses a peak detector counted (the ``beat_rate`` input) is one more row beside
+      the harmonics: a bump at that rate. It is what an HR label means ((beats - 1) / span), which the
+      spectrum of a 10 s window with beat-to-beat variability only approximates; the convolutions
+      learn where it agrees with the spectrum and where (motion) it does not. No pulses: a zero row.
     - Every channel is scored by the same weights, and the scores are averaged over the channels
       present, each weighted by a trust the head reads off that channel's own spectrum (a noisy channel
       counts less): one channel (IR only, green only) is read like several, with less evidence.
@@ -73,6 +78,7 @@ class SpectralHR(Head):
     N_FFT = 4096
     BAND = (0.5, 3.8)  # Hz: 30-228 bpm
     HARMONICS = (0.5, 1.0, 2.0, 3.0)
+    BEAT_SIGMA_BPM = 2.0  # width of the counted-rate bump: about one candidate bin either side
     in_label_units = True
 
     def __init__(
@@ -89,22 +95,26 @@ class SpectralHR(Head):
         self.register_buffer("mean_std", torch.tensor(scaling, dtype=torch.float32), persistent=False)
         self.register_buffer("taper", torch.hann_window(WINDOW_SAMPLES, periodic=False), persistent=False)
         hidden = 32
-        self.conv1 = nn.Conv1d(len(self.HARMONICS), hidden, 5, padding=2)
+        self.conv1 = nn.Conv1d(len(self.HARMONICS) + 1, hidden, 5, padding=2)
         self.conv2 = nn.Conv1d(hidden, hidden, 5, padding=2)
         self.score = nn.Conv1d(hidden, 1, 1)
         self.trust = nn.Linear(hidden, 1)  # how far to trust a channel, from its own spectrum
         self.film = nn.Linear(2 * in_channels, 2 * hidden)
 
     def spectra(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per light channel, (batch, channels, harmonics, candidate frequencies) log power scaled to
-        the channel's own mean power, and (batch, channels) whether the channel holds a signal."""
+        """Per light channel, (batch, channels, harmonics + 1, candidate frequencies): log power scaled
+        to the channel's own mean power, then the counted-rate bump; and (batch, channels) whether the
+        channel holds a signal."""
         shapes = x[:, LIGHTS].float()
         shapes = (shapes - shapes.mean(dim=2, keepdim=True)) * self.taper[: shapes.shape[2]]
         power = torch.fft.rfft(shapes, n=self.N_FFT, dim=2).abs().square()[:, :, : self.top_bin]
         level = power.mean(dim=2, keepdim=True)
         present = level.squeeze(2) > 1e-6
-        stacked = power[:, :, self.gather] / (level.unsqueeze(3) + 1e-8)
-        return torch.log1p(stacked), present
+        stacked = torch.log1p(power[:, :, self.gather] / (level.unsqueeze(3) + 1e-8))
+        counted = 60.0 * x[:, BEAT_RATE, :1].float()  # (batch, 1) bpm, 0 where no pulses were counted
+        bump = torch.exp(-0.5 * ((self.bpm - counted) / self.BEAT_SIGMA_BPM).square()) * (counted > 0)
+        bump = bump.unsqueeze(1).expand(-1, stacked.shape[1], -1).unsqueeze(2)
+        return torch.cat([stacked, bump], dim=2), present
 
     def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([features.mean(dim=2), features.amax(dim=2)], dim=1)

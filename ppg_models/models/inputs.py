@@ -17,6 +17,10 @@ as peaks). The inputs are built to be invariant to all of that:
    ratios is exactly ``exp(pi_red - pi_ir)``. An AC-coupled or rescaled export has no physical
    level: the channel is 0 and ``level`` says so, and SpO2 is not estimated from it.
 5. A ``pulse`` channel: the shape of the best present channel (IR, then green, then red).
+6. A ``beat_rate`` channel: constant over the window, the rate in Hz of the pulses a peak detector
+   finds on the pulse channel ((pulses - 1) / time from first to last, the DSP baseline's estimator;
+   0 with fewer than 3 pulses). Evidence for the HR head, which weighs it against the spectrum: on a
+   clean window the counted rate is what HR labels mean, under motion the spectrum is the safer read.
 
 Missing channels are zeros with a presence flag of 0.
 """
@@ -31,6 +35,8 @@ import pyarrow as pa
 from scipy import signal
 
 from ppg_models import dsp
+from ppg_models.baselines.beats import detect_beats
+from ppg_models.baselines.estimators import beat_rate_hz
 from ppg_models.data.arrays import group_by_length, to_matrix
 from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
 
@@ -38,7 +44,7 @@ MODEL_FS = 125.0
 WINDOW_SAMPLES = 1250  # 10 s
 SHAPE_CHANNELS = CHANNELS
 PI_CHANNELS = tuple(f"pi_{c}" for c in CHANNELS)
-INPUT_CHANNELS = (*SHAPE_CHANNELS, "pulse", *PI_CHANNELS)  # (batch, 7, 1250)
+INPUT_CHANNELS = (*SHAPE_CHANNELS, "pulse", *PI_CHANNELS, "beat_rate")  # (batch, 8, 1250)
 SHAPE_CLIP = 6.0  # standard deviations
 ORIENT_BAND = (0.5, 8.0)  # Hz
 GROUP_VOTE = 3  # windows of one (source, device) needed to decide orientation by majority
@@ -127,4 +133,8 @@ def prepare_inputs(table: pa.Table) -> ModelInputs:
         c = CHANNELS.index(channel)
         rows = np.flatnonzero(present[:, c])
         x[rows, pulse] = x[rows, c]
+    rows = np.flatnonzero(present.any(axis=1))
+    if rows.size:
+        rate = beat_rate_hz(detect_beats(x[rows, pulse].astype(np.float64), MODEL_FS))
+        x[rows, INPUT_CHANNELS.index("beat_rate")] = np.nan_to_num(rate, nan=0.0)[:, None]
     return ModelInputs(x=x, present=present, level=level, flipped=flipped)

@@ -114,3 +114,21 @@ def test_an_inverted_export_is_read_like_its_upright_copy_and_spo2_needs_a_physi
     assert not upright.level.any(), "an AC-coupled export has none"
     assert np.isfinite(hr_model.predict(raw)["spo2"]).all()
     assert np.isnan(hr_model.predict(upright)["spo2"]).all(), "SpO2 withheld without DC levels"
+
+
+def test_the_counted_beat_rate_input_reads_the_pulse_whatever_the_export():
+    """The HR head's counted-rate evidence is the regular pulse's rate, the same after every export
+    transform, and 0 (no evidence) on a window without a signal."""
+    from ppg_models.models.inputs import INPUT_CHANNELS
+
+    beat = INPUT_CHANNELS.index("beat_rate")
+    windows = _regular_windows(RATES)
+    base = prepare_inputs(windows).x[:, beat, 0] * 60.0
+    np.testing.assert_allclose(base, RATES, atol=1.0)
+    assert np.ptp(prepare_inputs(windows).x[:, beat], axis=1).max() == 0, "constant over the window"
+    for export in ("ac_coupled", "inverted", "gain_x1000", "rate_117hz", "only_ir"):
+        exported = prepare_inputs(apply_export(windows, export)).x[:, beat, 0] * 60.0
+        np.testing.assert_allclose(exported, base, atol=1.0, err_msg=export)
+    flat = windows.set_column(2, "red", to_list_array(np.full((len(RATES), 1250), 5.0)))
+    flat = flat.set_column(3, "ir", to_list_array(np.full((len(RATES), 1250), 5.0)))
+    assert (prepare_inputs(flat).x[:, beat] == 0).all()
