@@ -91,8 +91,11 @@ def _quality(columns: Iterable[str], policy: IngestPolicy) -> list[gxe.Expectati
 def build_suite(
     name: str, claimed: Iterable[str], columns: Iterable[str], policy: IngestPolicy
 ) -> gx.ExpectationSuite:
-    """The suite for a batch whose window frame has ``columns`` and whose source claims ``claimed``."""
-    suite = gx.ExpectationSuite(name=name)
-    for expectation in (*_identity(policy), *_labels(claimed, policy), *_quality(columns, policy)):
-        suite.add_expectation(expectation)
-    return suite
+    """The suite for a batch whose window frame has ``columns`` and whose source claims ``claimed``.
+
+    The expectations go in through the constructor: ``add_expectation`` on a suite whose name is
+    already stored writes the whole suite to the store once per expectation (1.3 s for 29 of them,
+    paid by every ingest run after the first); the caller stores it once."""
+    return gx.ExpectationSuite(
+        name=name, expectations=[*_identity(policy), *_labels(claimed, policy), *_quality(columns, policy)]
+    )
