@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from results_io import short
+from results_io import CODE, short
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -95,8 +95,10 @@ def _signed(value: float) -> str:
 
 
 def _provenance(payload: dict[str, Any]) -> list[str]:
-    """Which code measured each seed: a seed kept from an earlier run may predate today's code."""
-    run = (payload.get("code") or {}).get("commit")
+    """Which code measured each seed: a seed kept from an earlier run may predate today's code.
+    The Markdown is written before ``write_results`` stamps the payload, so a payload without a
+    ``code`` entry is this run's: the code checked out when it started."""
+    run = (payload.get("code") or CODE).get("commit")
     seeds = {s["seed"]: (s.get("code") or {}).get("commit") for s in payload["seeds"]}
     if all(c == run for c in seeds.values()):
         return []

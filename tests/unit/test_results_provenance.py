@@ -54,6 +54,14 @@ def test_tune_report_names_seeds_measured_on_other_code():
     assert tune_report._provenance(payload) == []
 
 
+def test_tune_report_reads_an_unstamped_payload_as_this_run():
+    """tune.py renders the Markdown before write_results adds ``code``: seeds measured on this
+    checkout are not 'other code' then (the committed tune.md once said so of a fresh run)."""
+    here = {"commit": tune_report.CODE["commit"]}
+    payload = {"seeds": [{"seed": 0, "code": here}, {"seed": 1, "code": here}]}
+    assert tune_report._provenance(payload) == []
+
+
 def test_no_negative_zero_in_paired_differences():
     assert tune_report._signed(-0.0) == "+0.000"
     assert tune_report._signed(-0.0001) == "+0.000"
