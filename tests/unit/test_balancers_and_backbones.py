@@ -100,7 +100,10 @@ def test_protected_task_gradient_is_never_altered(small_model):
     bal.backward(step)
     update = torch.cat([p.grad.reshape(-1) for p in shared])
     rest = update - g_af  # what the other tasks contributed
-    assert float(rest @ g_af) >= -1e-6 * float(g_af @ g_af), "others never push against the protected task"
+    # projected out in float32: what is left of a conflict is rounding, of order eps * |rest| * |g_af|
+    # (a tolerance on |g_af|^2 alone failed in CI at -1.9e-7 when |rest| was large)
+    cosine = float(rest @ g_af) / (float(rest.norm() * g_af.norm()) + 1e-30)
+    assert cosine >= -1e-5, f"others push against the protected task (cosine {cosine:.2e})"
 
 
 def test_protected_ceiling_comes_from_the_reference_and_raises_the_weight_when_exceeded():
