@@ -33,7 +33,47 @@ def summarise(per_seed: list[dict[str, Any]], share: float) -> dict[str, Any]:
         "target": f"finds the sweep's best (or one within its CI) in every seed with at most {share:.0%} of"
         " its compute",
         "target_met": bool(all(found) and max(epochs) <= share + 1e-9),
+        "training_noise": training_noise(per_seed),
     }
+
+
+def _replicates(configs: list[dict[str, Any]], task: str) -> dict[tuple[str, str], list[float]]:
+    """A task's validation metric per (its group, balancer) over the sweep's configurations. A group
+    sits in several partitions; each is the same model of the same tasks retrained, only the run's
+    random stream (initialisation order, shuffling) differs; where that stream happens to be the same
+    (a group built first), the metric repeats exactly. A singleton's balancer does nothing."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for c in configs:
+        group = next(g for g in c["grouping"].split("|") if task in g.split("+"))
+        balancer = c["balancer"] if "+" in group else "-"
+        value = next(v for k, v in c["val"].items() if k.startswith(f"val.{task}."))
+        out.setdefault((group, balancer), []).append(float(value))
+    return out
+
+
+def training_noise(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per task: how far retraining the same group moves its validation metric (absolute differences
+    over every pair of replicates, pooled over seeds), beside the spread of that metric over all the
+    sweep's configurations (interquartile range, median over seeds). Where the replicate differences
+    are as large as the spread, the sweep's best is mostly the luckiest run, and no search can be
+    expected to land on that configuration."""
+    out = {}
+    for task in per_seed[0]["sweep"]["configs"][0]["grouping"].replace("|", "+").split("+"):
+        diffs, iqrs = [], []
+        for seed in per_seed:
+            configs = seed["sweep"]["configs"]
+            for values in _replicates(configs, task).values():
+                values = sorted(set(values))  # equal to the last digit: the same run again, not a replicate
+                diffs += [abs(a - b) for i, a in enumerate(values) for b in values[i + 1 :]]
+            spread = [next(v for k, v in c["val"].items() if k.startswith(f"val.{task}.")) for c in configs]
+            iqrs.append(float(np.subtract(*np.percentile(spread, [75, 25]))))
+        out[task] = {
+            "replicate_pairs": len(diffs),
+            "replicate_median_abs_diff": float(np.median(diffs)) if diffs else float("nan"),
+            "replicate_max_abs_diff": float(np.max(diffs)) if diffs else float("nan"),
+            "config_iqr": float(np.median(iqrs)),
+        }
+    return out
 
 
 def _config(c: dict[str, Any] | None, tasks: list[str]) -> str:
@@ -63,6 +103,7 @@ def markdown(payload: dict[str, Any]) -> str:
         "Affinity-predicted vs measured grouping quality (Spearman rho, mean ± SD over seeds): "
         + ", ".join(f"{k} {v}" for k, v in s["affinity_rho"].items()),
         "",
+        *_noise_lines(s.get("training_noise")),
         "| seed | sweep best | search chose | found | trial-epochs (search/sweep) | wall s (search/sweep) |",
         "|---|---|---|---|---|---|",
     ]
@@ -88,6 +129,24 @@ def markdown(payload: dict[str, Any]) -> str:
             cells = ["the same configuration: no difference"]
         lines.append(f"- seed {seed['seed']}: " + ("; ".join(cells) if cells else "identical or none"))
     return "\n".join([*lines, "", *_provenance(payload)])
+
+
+def _noise_lines(noise: dict[str, dict[str, float]] | None) -> list[str]:
+    if not noise:
+        return []
+    cells = [
+        f"{t} {n['replicate_median_abs_diff']:.3f} (max {n['replicate_max_abs_diff']:.3f}; IQR over"
+        f" configurations {n['config_iqr']:.3f})"
+        for t, n in noise.items()
+    ]
+    return [
+        "Training noise: the same group with the same balancer sits in several partitions and is"
+        " retrained in each (only the random stream differs; exact repeats of one run are not counted)."
+        " Median absolute difference between such replicates on validation, pooled over seeds: "
+        + "; ".join(cells)
+        + ".",
+        "",
+    ]
 
 
 def _signed(value: float) -> str:

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 _saved = list(sys.path)
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import mtl  # noqa: E402
@@ -77,3 +79,27 @@ def test_a_summary_of_kept_seeds_never_borrows_an_earlier_files_wall_time():
     """Stop 27 printed 'Wall time 116.1 min' from the previous results file for seeds that took ~3 h."""
     assert mtl.seed_seconds([{"wall_seconds": 60.0}, {"wall_seconds": 90.5}]) == 150.5
     assert mtl.seed_seconds([{"wall_seconds": 60.0}, {}]) is None
+
+
+def _config(grouping: str, balancer: str, hr: float, af: float) -> dict:
+    return {"grouping": grouping, "balancer": balancer, "val": {"val.hr.mae": hr, "val.af.auroc": af}}
+
+
+def test_training_noise_compares_retrained_groups_not_repeats_of_one_run():
+    """HR alone sits in two partitions; its two runs differ by 0.5 (a replicate) and a third repeats
+    the first exactly (the same run again, not evidence of noise). hr+af differs by balancer: not
+    replicates of each other."""
+    configs = [
+        _config("hr|af", "fixed", 5.0, 0.60),
+        _config("hr|af", "upgrad", 5.0, 0.60),  # singletons: the balancer does nothing, an exact repeat
+        _config("af|hr", "fixed", 5.5, 0.64),
+        _config("hr+af", "fixed", 6.0, 0.70),
+        _config("hr+af", "upgrad", 7.0, 0.50),
+    ]
+    noise = tune_report.training_noise([{"sweep": {"configs": configs}}])
+    assert noise["hr"]["replicate_pairs"] == 1
+    assert noise["hr"]["replicate_median_abs_diff"] == pytest.approx(0.5)
+    assert noise["af"]["replicate_median_abs_diff"] == pytest.approx(0.04)
+    assert noise["hr"]["config_iqr"] == pytest.approx(1.0)  # 5.0 5.0 5.5 6.0 7.0: 6.0 - 5.0
+    line = "\n".join(tune_report._noise_lines(noise))
+    assert "hr 0.500 (max 0.500; IQR over configurations 1.000)" in line
