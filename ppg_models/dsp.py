@@ -5,6 +5,8 @@ All functions take (windows, samples) matrices at one sampling rate and work row
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 from scipy import signal
 
@@ -19,6 +21,20 @@ def fill_missing(x: np.ndarray) -> np.ndarray:
         ok = ~np.isnan(row)
         out[r] = np.interp(idx, idx[ok], row[ok]) if ok.any() else 0.0
     return out
+
+
+def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Rows of ``x`` (no NaN) from ``fs_in`` to ``fs_out``, polyphase, with each row's mean taken out
+    first and put back after. The polyphase branches of ``resample_poly`` do not pass DC with exactly
+    equal gain: on raw PPG (a level of ~28,000 counts over a pulse of ~200) 125 -> 128 -> 125 Hz left
+    a ripple of 14 % of the pulse, enough to add or drop a beat in 5 % of windows."""
+    x = np.asarray(x, dtype=np.float64)
+    if fs_in == fs_out:
+        return x.copy()
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    level = x.mean(axis=-1, keepdims=True)
+    y = signal.resample_poly(x - level, ratio.numerator, ratio.denominator, axis=-1, padtype="line")
+    return y + level
 
 
 def bandpass(x: np.ndarray, fs: float, low: float, high: float, order: int = 2) -> np.ndarray:

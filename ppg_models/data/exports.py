@@ -10,7 +10,6 @@ Labels are untouched: none of these changes the physiology.
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -113,10 +112,7 @@ def resample_table(table: pa.Table, fs_out: float) -> pa.Table:
     """Every window resampled to ``fs_out`` (any rate: exports come at 117 or 500 Hz too)."""
 
     def resample(x: np.ndarray, fs: float) -> np.ndarray:
-        ratio = Fraction(fs_out / fs).limit_denominator(1000)
-        return signal.resample_poly(
-            dsp.fill_missing(x), ratio.numerator, ratio.denominator, axis=1, padtype="line"
-        )
+        return dsp.resample(dsp.fill_missing(x), fs, fs_out)
 
     out = _map_channels(table, resample)
     i = out.schema.get_field_index("fs")

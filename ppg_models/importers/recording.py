@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
-from scipy import signal
 
 from ppg_models import dsp
 from ppg_models.data.arrays import to_list_array
@@ -55,10 +53,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     """Polyphase resampling of a 1-D signal; gaps (NaN) stay gaps at the new rate."""
     if fs_in == fs_out:
         return np.asarray(x, dtype=np.float64)
-    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     missing = np.isnan(x)
-    filled = dsp.fill_missing(np.asarray(x, dtype=np.float64)[None, :])[0]
-    y = signal.resample_poly(filled, ratio.numerator, ratio.denominator, padtype="line")
+    y = dsp.resample(dsp.fill_missing(np.asarray(x, dtype=np.float64)[None, :]), fs_in, fs_out)[0]
     if missing.any():
         src = np.minimum((np.arange(y.size) * fs_in / fs_out).round().astype(int), x.size - 1)
         y[missing[src]] = np.nan

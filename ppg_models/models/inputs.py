@@ -28,7 +28,6 @@ Missing channels are zeros with a presence flag of 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -60,10 +59,7 @@ class ModelInputs:
 
 def _to_model_rate(x: np.ndarray, fs: float) -> np.ndarray:
     """(n, samples) at ``fs`` -> (n, WINDOW_SAMPLES) at MODEL_FS (cropped or edge-padded)."""
-    x = dsp.fill_missing(x)
-    if fs != MODEL_FS:
-        ratio = Fraction(MODEL_FS / fs).limit_denominator(1000)
-        x = signal.resample_poly(x, ratio.numerator, ratio.denominator, axis=1, padtype="line")
+    x = dsp.resample(dsp.fill_missing(x), fs, MODEL_FS)
     if x.shape[1] >= WINDOW_SAMPLES:
         return x[:, :WINDOW_SAMPLES]
     return np.pad(x, ((0, 0), (0, WINDOW_SAMPLES - x.shape[1])), mode="edge")
