@@ -37,6 +37,11 @@ def summarise(per_seed: list[dict[str, Any]], share: float) -> dict[str, Any]:
     }
 
 
+def _val(config: dict[str, Any], task: str) -> float:
+    """A sweep configuration's validation metric of ``task``."""
+    return float(next(v for k, v in config["val"].items() if k.startswith(f"val.{task}.")))
+
+
 def _replicates(configs: list[dict[str, Any]], task: str) -> dict[tuple[str, str], list[float]]:
     """A task's validation metric per (its group, balancer) over the sweep's configurations. A group
     sits in several partitions; each is the same model of the same tasks retrained, only the run's
@@ -46,8 +51,7 @@ def _replicates(configs: list[dict[str, Any]], task: str) -> dict[tuple[str, str
     for c in configs:
         group = next(g for g in c["grouping"].split("|") if task in g.split("+"))
         balancer = c["balancer"] if "+" in group else "-"
-        value = next(v for k, v in c["val"].items() if k.startswith(f"val.{task}."))
-        out.setdefault((group, balancer), []).append(float(value))
+        out.setdefault((group, balancer), []).append(_val(c, task))
     return out
 
 
@@ -65,7 +69,7 @@ def training_noise(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, float]
             for values in _replicates(configs, task).values():
                 values = sorted(set(values))  # equal to the last digit: the same run again, not a replicate
                 diffs += [abs(a - b) for i, a in enumerate(values) for b in values[i + 1 :]]
-            spread = [next(v for k, v in c["val"].items() if k.startswith(f"val.{task}.")) for c in configs]
+            spread = [_val(c, task) for c in configs]
             iqrs.append(float(np.subtract(*np.percentile(spread, [75, 25]))))
         out[task] = {
             "replicate_pairs": len(diffs),

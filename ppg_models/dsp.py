@@ -24,13 +24,14 @@ def fill_missing(x: np.ndarray) -> np.ndarray:
 
 
 def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Rows of ``x`` (no NaN) from ``fs_in`` to ``fs_out``, polyphase, with each row's mean taken out
-    first and put back after. The polyphase branches of ``resample_poly`` do not pass DC with exactly
-    equal gain: on raw PPG (a level of ~28,000 counts over a pulse of ~200) 125 -> 128 -> 125 Hz left
-    a ripple of 14 % of the pulse, enough to add or drop a beat in 5 % of windows."""
-    x = np.asarray(x, dtype=np.float64)
+    """Rows of ``x`` from ``fs_in`` to ``fs_out`` (gaps interpolated first, ``fill_missing``), polyphase,
+    with each row's mean taken out first and put back after. The polyphase branches of
+    ``resample_poly`` do not pass DC with exactly equal gain: on raw PPG (a level of ~28,000 counts over
+    a pulse of ~200) 125 -> 128 -> 125 Hz left a ripple of 14 % of the pulse, enough to add or drop a
+    beat in 5 % of windows."""
+    x = fill_missing(x)
     if fs_in == fs_out:
-        return x.copy()
+        return x
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     level = x.mean(axis=-1, keepdims=True)
     y = signal.resample_poly(x - level, ratio.numerator, ratio.denominator, axis=-1, padtype="line")

@@ -112,7 +112,7 @@ def resample_table(table: pa.Table, fs_out: float) -> pa.Table:
     """Every window resampled to ``fs_out`` (any rate: exports come at 117 or 500 Hz too)."""
 
     def resample(x: np.ndarray, fs: float) -> np.ndarray:
-        return dsp.resample(dsp.fill_missing(x), fs, fs_out)
+        return dsp.resample(x, fs, fs_out)
 
     out = _map_channels(table, resample)
     i = out.schema.get_field_index("fs")

@@ -54,7 +54,7 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     if fs_in == fs_out:
         return np.asarray(x, dtype=np.float64)
     missing = np.isnan(x)
-    y = dsp.resample(dsp.fill_missing(np.asarray(x, dtype=np.float64)[None, :]), fs_in, fs_out)[0]
+    y = dsp.resample(np.asarray(x, dtype=np.float64)[None, :], fs_in, fs_out)[0]
     if missing.any():
         src = np.minimum((np.arange(y.size) * fs_in / fs_out).round().astype(int), x.size - 1)
         y[missing[src]] = np.nan

@@ -59,7 +59,7 @@ class ModelInputs:
 
 def _to_model_rate(x: np.ndarray, fs: float) -> np.ndarray:
     """(n, samples) at ``fs`` -> (n, WINDOW_SAMPLES) at MODEL_FS (cropped or edge-padded)."""
-    x = dsp.resample(dsp.fill_missing(x), fs, MODEL_FS)
+    x = dsp.resample(x, fs, MODEL_FS)
     if x.shape[1] >= WINDOW_SAMPLES:
         return x[:, :WINDOW_SAMPLES]
     return np.pad(x, ((0, 0), (0, WINDOW_SAMPLES - x.shape[1])), mode="edge")

@@ -56,7 +56,7 @@ def _regular_windows(rates, amplitude: float = 1.0, fs: float = 125.0) -> pa.Tab
             np.array([0.5]),
             np.random.default_rng(0),
         )
-        pulse = render_pulse(Beats(onsets, np.ones_like(onsets)), shape, fs, int(round(10 * fs)))[0]
+        pulse = render_pulse(Beats(onsets, np.ones_like(onsets)), shape, fs, round(10 * fs))[0]
         ir.append(amplitude * 30000 * (1 - 0.02 * pulse))
         red.append(amplitude * 24000 * (1 - 0.012 * pulse))
     n = len(rates)
