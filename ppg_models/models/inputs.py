@@ -131,6 +131,10 @@ def prepare_inputs(table: pa.Table) -> ModelInputs:
         x[rows, pulse] = x[rows, c]
     rows = np.flatnonzero(present.any(axis=1))
     if rows.size:
-        rate = beat_rate_hz(detect_beats(x[rows, pulse].astype(np.float64), MODEL_FS))
-        x[rows, INPUT_CHANNELS.index("beat_rate")] = np.nan_to_num(rate, nan=0.0)[:, None]
+        x[rows, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(x[rows, pulse])[:, None]
     return ModelInputs(x=x, present=present, level=level, flipped=flipped)
+
+
+def pulse_rate(pulse: np.ndarray) -> np.ndarray:
+    """The ``beat_rate`` input of pulse-channel rows (n, WINDOW_SAMPLES): Hz, 0 with fewer than 3 pulses."""
+    return np.nan_to_num(beat_rate_hz(detect_beats(pulse.astype(np.float64), MODEL_FS)), nan=0.0)

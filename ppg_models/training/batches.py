@@ -1,4 +1,5 @@
-"""A batch's targets and the validation loss per task: what training, selection and head tuning share."""
+"""A batch's inputs and targets and the validation loss per task: what training, selection and head tuning
+share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
+from ppg_models.training.channel_drop import drop_channels, unsupported
 from ppg_models.training.data import WindowSet
 from ppg_models.training.losses import task_losses
 
@@ -20,6 +22,26 @@ def targets_for(
         mean, std = spec.scaling(task)
         out[task] = torch.as_tensor((ws.labels[task][idx] - mean) / std, dtype=torch.float32, device=device)
     return out
+
+
+def training_batch(
+    ws: WindowSet,
+    idx: np.ndarray,
+    spec: ModelSpec,
+    device: torch.device,
+    channel_drop: float,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Inputs and targets of training windows ``idx``, a ``channel_drop`` share of them reduced to one
+    channel for this step (``training.channel_drop``; a label the reduced window cannot support is NaN)."""
+    x = ws.x[idx]
+    targets = targets_for(ws, idx, spec, device)
+    if channel_drop > 0:
+        x, present, level, rows = drop_channels(x, ws.present[idx], ws.level[idx], channel_drop, rng)
+        if rows.size:
+            for task, lost in unsupported(list(targets), present, level).items():
+                targets[task][torch.from_numpy(lost).to(device)] = float("nan")
+    return torch.from_numpy(x).to(device), targets
 
 
 @torch.no_grad()

@@ -32,6 +32,11 @@ class DataConfig(_Strict):
         description="Share of training windows replaced by a random device-export version of themselves"
         " (AC-coupled, rescaled, inverted, wander, other rates, quantised, one channel).",
     )  # fmt: skip
+    channel_drop: float = Field(
+        0.2, ge=0, le=1,
+        description="Share of training windows reduced, afresh at every step, to the one channel their pulse"
+        " comes from (as IR-only or green-only exports deliver them); SpO2 is not trained on those.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _one_origin(self) -> DataConfig:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ppg_models.models.multitask import MultiTaskModel
-from ppg_models.training.batches import targets_for, validation_losses
+from ppg_models.training.batches import training_batch, validation_losses
 from ppg_models.training.config import HeadTuningConfig
 from ppg_models.training.data import WindowSet, epoch_order
 from ppg_models.training.losses import task_losses
@@ -37,6 +37,7 @@ def tune_heads(
     batch_size: int,
     windows: int | None,
     balance_sources: bool,
+    channel_drop: float,
     seed: int,
     device: torch.device,
 ) -> dict[str, Any]:
@@ -68,8 +69,8 @@ def tune_heads(
             order = epoch_order(train_set.meta, rng, balance_sources, windows)
             for start in range(0, len(order) - batch_size + 1, batch_size):
                 idx = order[start : start + batch_size]
-                out = model(torch.from_numpy(train_set.x[idx]).to(device))
-                losses = task_losses(out, targets_for(train_set, idx, model.spec, device))
+                x, targets = training_batch(train_set, idx, model.spec, device, channel_drop, rng)
+                losses = task_losses(model(x), targets)
                 wanted = [loss for t, loss in losses.items() if any(t in heads[k] for k in active)]
                 if not wanted:
                     continue

@@ -22,7 +22,7 @@ from ppg_models.balancers import Balancer, Step, create_balancer
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 from ppg_models.training.affinity import AffinityTracker
-from ppg_models.training.batches import targets_for, validation_losses
+from ppg_models.training.batches import training_batch, validation_losses
 from ppg_models.training.checkpoint import atomic_save, load_state
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import WindowSet, epoch_order, label_scaling
@@ -212,8 +212,9 @@ class Trainer:
         started = time.perf_counter()
         for b in range(self.steps_per_epoch):
             idx = order[b * o.batch_size : (b + 1) * o.batch_size]
-            x = torch.from_numpy(self.train_set.x[idx]).to(self.device)
-            targets = targets_for(self.train_set, idx, self.model.spec, self.device)
+            x, targets = training_batch(
+                self.train_set, idx, self.model.spec, self.device, self.config.data.channel_drop, self.rng
+            )
             if self.affinity is not None and self.global_step % self.config.affinity_every == 0:
                 self.affinity.measure(self.model, x, targets, lr=self.scheduler.get_last_lr()[0])
             outputs, features = self.model.forward_with_features(x)
@@ -307,6 +308,7 @@ def train(
             batch_size=config.optim.batch_size,
             windows=h.epoch_windows or config.optim.epoch_windows,
             balance_sources=config.data.balance_sources,
+            channel_drop=config.data.channel_drop,
             seed=config.seed,
             device=trainer.device,
         )

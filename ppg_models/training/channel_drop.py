@@ -1,0 +1,67 @@
+"""Channel dropout per training step: windows that lose every channel but one.
+
+Single-channel exports (IR only from a pulse oximeter's pleth, green only from a wrist wearable) are
+common, and a model that has always seen red beside IR learns to lean on red's spectrum for HR and
+AF: on IR-only exports its HR error rose by a quarter (``benchmarks/single_channel.py``). Export
+augmentation (``data.exports.augment``) replaces a fixed few windows once; this draws afresh at every
+step, so every window is seen both ways across epochs.
+
+The kept channel is the one the ``pulse`` input was taken from, or green where the window has it (half
+of those), with the pulse and beat-rate inputs rebuilt from it: the reduced window is exactly what a
+real IR-only or green-only export of it would give (``models.inputs`` builds both from the best
+present channel), up to the orientation vote, which a real export takes on its one channel. Labels
+the reduced window cannot support (SpO2 without red) become unlabeled for that step, as
+``training.data.windows_from_table`` does for a real single-channel window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ppg_models.models.inputs import INPUT_CHANNELS, PI_CHANNELS, pulse_rate
+from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE, get_task
+
+_PULSE_ORDER = [CHANNELS.index(c) for c in PULSE_PREFERENCE]
+_GREEN = CHANNELS.index("green")
+_PULSE = INPUT_CHANNELS.index("pulse")
+#: of the reduced windows that have green beside their pulse channel, the share reduced to green
+GREEN_SHARE = 0.5
+
+
+def pulse_channel(present: np.ndarray) -> np.ndarray:
+    """Per window, the index (into CHANNELS) of the channel its pulse input came from; -1 if none."""
+    out = np.full(len(present), -1)
+    for c in reversed(_PULSE_ORDER):  # best channel wins: written last, as models.inputs does
+        out[present[:, c]] = c
+    return out
+
+
+def drop_channels(
+    x: np.ndarray, present: np.ndarray, level: np.ndarray, share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A ``share`` of the windows (those with more than one channel) reduced to one channel: the pulse's,
+    or, for half of those that have green beside it, green (the wrist wearables' only channel; its
+    pulse and beat-rate inputs are then rebuilt from green, as ``models.inputs`` would).
+
+    ``x`` (windows, INPUT_CHANNELS, samples) is changed in place (pass a copy); returns ``x`` and the
+    windows' new ``present`` and ``level`` flags, and the rows that were reduced."""
+    present, level = present.copy(), level.copy()
+    keep = pulse_channel(present)
+    rows = np.flatnonzero((present.sum(axis=1) > 1) & (rng.random(len(x)) < share))
+    to_green = rows[(rng.random(rows.size) < GREEN_SHARE) & present[rows, _GREEN] & (keep[rows] != _GREEN)]
+    keep[to_green] = _GREEN
+    for c, channel in enumerate(CHANNELS):
+        lose = rows[keep[rows] != c]
+        x[lose, INPUT_CHANNELS.index(channel)] = 0.0
+        x[lose, INPUT_CHANNELS.index(PI_CHANNELS[c])] = 0.0
+        present[lose, c] = False
+        level[lose, c] = False
+    if to_green.size:
+        x[to_green, _PULSE] = x[to_green, INPUT_CHANNELS.index("green")]
+        x[to_green, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(x[to_green, _PULSE])[:, None]
+    return x, present, level, rows
+
+
+def unsupported(tasks: list[str], present: np.ndarray, level: np.ndarray) -> dict[str, np.ndarray]:
+    """Per task, the windows whose channels no longer support its label."""
+    return {t: ~get_task(t).estimable(present, level) for t in tasks}
