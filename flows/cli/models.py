@@ -75,7 +75,8 @@ def train_cmd(
         if not json_out:
             origin = cfg.data.dataset or ", ".join(cfg.data.paths)
             stderr.print(
-                f"loading and splitting {origin} (augmenting {cfg.data.augment:.0%} of training windows)"
+                f"loading and splitting {origin} (augmenting {cfg.data.augment:.0%} of training windows;"
+                f" {cfg.data.channel_drop:.0%} reduced to one channel at each step)"
             )
         with _training_progress(quiet=json_out) as on_progress:
             run = run_training(cfg, on_progress=on_progress, resume=resume)
