@@ -1,18 +1,19 @@
 """Robustness to device exports: the model and the DSP baseline on held-out subjects, per export.
 
-Run: .venv/bin/python benchmarks/robustness.py [--quick] [--epochs N] [--seeds N]
+Run: .venv/bin/python benchmarks/robustness.py [--quick] [--epochs N] [--seeds N] [--channel-drop P]
 Writes benchmarks/results/robustness.json and .md (robustness-quick.* with --quick).
 
 A multi-task model (HR, SpO2, RR, AF) is trained on simulated windows of all sources, a share of them
 replaced by export transforms (``data.augment``, the training default). Test subjects come from
 another simulation seed (no subject in common). Every transform of ``ppg_models.data.exports`` is then
 applied to the untouched test windows (AC-coupled zero-mean, x1000 gain, inverted, baseline wander,
-12-bit quantised, 100/117/128/256/500 Hz, IR only, green only) and both the model and the DSP baseline
-are scored on the labels: HR, RR and SpO2 MAE (SpO2 only where the export keeps a physical level, so
-its n drops to 0 for AC-coupled exports: withheld by design), AF AUROC. Per transform the relative
-change of HR and RR MAE against the untransformed windows is reported with the targets (within 10 %;
-model HR MAE <= DSP HR MAE), and HR MAE on windows at 160-220 bpm. Evidence counts are windows and
-subjects.
+12-bit quantised, 100/117/128/256/500 Hz, IR only, green only, and monitor_pleth: IR only,
+AC-coupled and inverted at once, as monitors and waveform databases store PLETH) and both the model
+and the DSP baseline are scored on the labels: HR, RR and SpO2 MAE (SpO2 only where the export keeps
+a physical level, so its n drops to 0 for AC-coupled exports: withheld by design), AF AUROC. Per
+transform the relative change of HR and RR MAE against the untransformed windows is reported with the
+targets (within 10 %; model HR MAE <= DSP HR MAE), and HR MAE on windows at 160-220 bpm. Evidence
+counts are windows and subjects.
 """
 
 from __future__ import annotations

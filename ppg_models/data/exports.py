@@ -1,7 +1,8 @@
 """What device and database exports do to a PPG signal, applied to batch tables.
 
 Real recordings reach the platform AC-coupled (zero-mean), in arbitrary units, inverted, with baseline
-wander, at other sampling rates, quantised, or with one channel. These transforms reproduce each on
+wander, at other sampling rates, quantised, or with one channel, and often several at once (a
+monitor's PLETH waveform: IR only, AC-coupled, beats as peaks). These transforms reproduce each on
 simulated windows: the robustness benchmark scores models under each, and training draws from them
 (``augment``) so that a model expects the world, not only the simulator's raw light intensity.
 Labels are untouched: none of these changes the physiology.
@@ -73,6 +74,17 @@ def _only(channel: str) -> Callable[[pa.Table, np.random.Generator], pa.Table]:
     return apply
 
 
+def _chain(*names: str) -> Callable[[pa.Table, np.random.Generator], pa.Table]:
+    """Several exports one after the other, as one real export combines them."""
+
+    def apply(table: pa.Table, rng: np.random.Generator) -> pa.Table:
+        for name in names:
+            table = apply_export(table, name, int(rng.integers(2**31)))
+        return table
+
+    return apply
+
+
 SIGNAL_TRANSFORMS: dict[str, Transform] = {
     "ac_coupled": _ac_coupled,
     "gain_x1000": _gain,
@@ -84,6 +96,8 @@ TABLE_TRANSFORMS = {
     **{f"rate_{int(r)}hz": _rate_transform(r) for r in (100.0, 117.0, 128.0, 256.0, 500.0)},
     "only_ir": _only("ir"),
     "only_green": _only("green"),
+    # a bedside monitor's or a waveform database's PLETH (MIMIC, BIDMC): one channel, AC-coupled, beats up
+    "monitor_pleth": _chain("only_ir", "inverted"),
 }
 EXPORTS = (*SIGNAL_TRANSFORMS, *TABLE_TRANSFORMS)
 

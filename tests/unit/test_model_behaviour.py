@@ -92,7 +92,7 @@ def test_scaling_the_amplitude_leaves_the_estimates_alone(hr_model):
     ("export", "tolerance"),
     [("gain_x1000", 0.05), ("quantised_12bit", 1.0), ("rate_117hz", 3.0), ("rate_500hz", 3.0),
      ("only_ir", 5.0),  # the HR head scores each channel alike: IR alone reads like red and IR
-     ("ac_coupled", 6.0), ("inverted", 6.0)],
+     ("ac_coupled", 6.0), ("inverted", 6.0), ("monitor_pleth", 6.0)],
 )  # fmt: skip
 def test_device_exports_leave_the_heart_rate_within_tolerance(hr_model, export, tolerance):
     windows = _regular_windows(RATES)
@@ -126,7 +126,7 @@ def test_the_counted_beat_rate_input_reads_the_pulse_whatever_the_export():
     base = prepare_inputs(windows).x[:, beat, 0] * 60.0
     np.testing.assert_allclose(base, RATES, atol=1.0)
     assert np.ptp(prepare_inputs(windows).x[:, beat], axis=1).max() == 0, "constant over the window"
-    for export in ("ac_coupled", "inverted", "gain_x1000", "rate_117hz", "only_ir"):
+    for export in ("ac_coupled", "inverted", "gain_x1000", "rate_117hz", "only_ir", "monitor_pleth"):
         exported = prepare_inputs(apply_export(windows, export)).x[:, beat, 0] * 60.0
         np.testing.assert_allclose(exported, base, atol=1.0, err_msg=export)
     flat = windows.set_column(2, "red", to_list_array(np.full((len(RATES), 1250), 5.0)))
