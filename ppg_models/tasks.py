@@ -160,6 +160,12 @@ TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
 _BY_NAME = {t.name: t for t in TASKS}
 
 
+def unsupported(tasks: Iterable[str], present: np.ndarray, level: np.ndarray) -> dict[str, np.ndarray]:
+    """Per task, the windows whose channels (``present``, ``level``: see ``TaskSpec.estimable``) do not
+    support its label or estimate."""
+    return {t: ~get_task(t).estimable(present, level) for t in tasks}
+
+
 def get_task(name: str) -> TaskSpec:
     """The catalogue row for ``name``; an unknown name raises an error listing the known ones."""
     try:

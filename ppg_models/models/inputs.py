@@ -125,14 +125,22 @@ def prepare_inputs(table: pa.Table) -> ModelInputs:
     x[flipped, shapes] *= -1
     np.clip(x[:, shapes], -SHAPE_CLIP, SHAPE_CLIP, out=x[:, shapes])
     pulse = INPUT_CHANNELS.index("pulse")
-    for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
-        c = CHANNELS.index(channel)
-        rows = np.flatnonzero(present[:, c])
-        x[rows, pulse] = x[rows, c]
-    rows = np.flatnonzero(present.any(axis=1))
+    source = pulse_channel(present)
+    rows = np.flatnonzero(source >= 0)
     if rows.size:
+        x[rows, pulse] = x[rows, source[rows]]  # shape channels come first, in CHANNELS order
         x[rows, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(x[rows, pulse])[:, None]
     return ModelInputs(x=x, present=present, level=level, flipped=flipped)
+
+
+def pulse_channel(present: np.ndarray) -> np.ndarray:
+    """Per window, the index (into CHANNELS) of the channel its pulse input comes from: the first
+    present one in PULSE_PREFERENCE; -1 for a window without any."""
+    out = np.full(len(present), -1)
+    for channel in reversed(PULSE_PREFERENCE):  # best channel wins: written last
+        c = CHANNELS.index(channel)
+        out[present[:, c]] = c
+    return out
 
 
 def pulse_rate(pulse: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ import torch
 
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
-from ppg_models.training.channel_drop import drop_channels, unsupported
+from ppg_models.tasks import unsupported
+from ppg_models.training.channel_drop import drop_channels
 from ppg_models.training.data import WindowSet
 from ppg_models.training.losses import task_losses
 
@@ -39,7 +40,7 @@ def training_batch(
     if channel_drop > 0:
         x, present, level, rows = drop_channels(x, ws.present[idx], ws.level[idx], channel_drop, rng)
         if rows.size:
-            for task, lost in unsupported(list(targets), present, level).items():
+            for task, lost in unsupported(targets, present, level).items():
                 targets[task][torch.from_numpy(lost).to(device)] = float("nan")
     return torch.from_numpy(x).to(device), targets
 

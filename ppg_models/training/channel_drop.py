@@ -18,22 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ppg_models.models.inputs import INPUT_CHANNELS, PI_CHANNELS, pulse_rate
-from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE, get_task
+from ppg_models.models.inputs import INPUT_CHANNELS, PI_CHANNELS, pulse_channel, pulse_rate
+from ppg_models.tasks import CHANNELS
 
-_PULSE_ORDER = [CHANNELS.index(c) for c in PULSE_PREFERENCE]
 _GREEN = CHANNELS.index("green")
 _PULSE = INPUT_CHANNELS.index("pulse")
 #: of the reduced windows that have green beside their pulse channel, the share reduced to green
 GREEN_SHARE = 0.5
-
-
-def pulse_channel(present: np.ndarray) -> np.ndarray:
-    """Per window, the index (into CHANNELS) of the channel its pulse input came from; -1 if none."""
-    out = np.full(len(present), -1)
-    for c in reversed(_PULSE_ORDER):  # best channel wins: written last, as models.inputs does
-        out[present[:, c]] = c
-    return out
 
 
 def drop_channels(
@@ -60,8 +51,3 @@ def drop_channels(
         x[to_green, _PULSE] = x[to_green, INPUT_CHANNELS.index("green")]
         x[to_green, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(x[to_green, _PULSE])[:, None]
     return x, present, level, rows
-
-
-def unsupported(tasks: list[str], present: np.ndarray, level: np.ndarray) -> dict[str, np.ndarray]:
-    """Per task, the windows whose channels no longer support its label."""
-    return {t: ~get_task(t).estimable(present, level) for t in tasks}

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ppg_models.data.batch_io import read_batch
 from ppg_models.models.inputs import ModelInputs, prepare_inputs
-from ppg_models.tasks import TASK_NAMES, get_task
+from ppg_models.tasks import TASK_NAMES, unsupported
 
 META_COLUMNS = ("window_id", "subject_id", "source", "device", "skin_tone", "motion")
 SPLITS = ("train", "val", "test")
@@ -54,8 +54,8 @@ def windows_from_table(table: pa.Table) -> WindowSet:
     AC-coupled window, any task without its channels) is not trained or scored on: it becomes NaN."""
     inputs = prepare_inputs(table)
     labels = {t: table.column(t).to_numpy(zero_copy_only=False).astype(np.float64) for t in TASK_NAMES}
-    for task in TASK_NAMES:
-        labels[task][~get_task(task).estimable(inputs.present, inputs.level)] = np.nan
+    for task, lost in unsupported(TASK_NAMES, inputs.present, inputs.level).items():
+        labels[task][lost] = np.nan
     meta = table.select(list(META_COLUMNS)).to_pandas()
     return WindowSet(x=inputs.x, present=inputs.present, level=inputs.level, labels=labels, meta=meta)
 

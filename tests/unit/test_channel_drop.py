@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from ppg_models.data.exports import apply_export
-from ppg_models.models.inputs import INPUT_CHANNELS, prepare_inputs
+from ppg_models.models.inputs import INPUT_CHANNELS, prepare_inputs, pulse_channel
 from ppg_models.models.spec import ModelSpec
 from ppg_models.sim.simulate import simulate_batch
 from ppg_models.tasks import CHANNELS
 from ppg_models.training.batches import training_batch
-from ppg_models.training.channel_drop import drop_channels, pulse_channel
+from ppg_models.training.channel_drop import drop_channels
 from ppg_models.training.data import windows_from_table
 
 
