@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ppg_models.files import atomic_write_json, fsync_dir, sha256_file
+from ppg_models.files import atomic_write_bytes, atomic_write_json, fsync_dir, sha256_file
 from ppg_models.home import home_path
 from ppg_models.lake.index import LakeIndex
 from ppg_models.lake.locks import claim, commit_lock, is_claimed
@@ -239,11 +239,10 @@ class Lake:
         if older is not None:
             newest = pa.concat_tables([newest, older], promote_options="default")
         newest = newest.slice(0, REFERENCE_WINDOWS).combine_chunks()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, newest.schema) as writer:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, newest.schema) as writer:
             writer.write_table(newest)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, sink.getvalue().to_pybytes(), durable=False)  # derived: not synced
         self._reference_path(source, ".parquet").unlink(missing_ok=True)
 
 

@@ -98,16 +98,20 @@ def test_a_lake_from_before_the_noise_floor_feature_keeps_taking_batches(lake):
     first = _run(lake, _age(write_raw(clean_batch(index=0), lake.incoming / "a.parquet")), policy)
     assert first.outcome == "accepted"
     reference = lake.root / "reference" / "icu.arrow"
-    old = pa.ipc.open_file(pa.OSFile(str(reference))).read_all()
+    old = _arrow(reference)
     legacy = reference.with_suffix(".parquet")  # as lakes stored it before the Arrow file
     pq.write_table(old.drop_columns([c for c in old.column_names if c.endswith("_pulse_snr_db")]), legacy)
     reference.unlink()
     second = _run(lake, _age(write_raw(clean_batch(index=1), lake.incoming / "b.parquet")), policy)
     assert second.outcome == "accepted", second
     assert not legacy.exists(), "the legacy reference is replaced by the Arrow file"
-    merged = pa.ipc.open_file(pa.OSFile(str(reference))).read_all()
-    snr = merged.column("ir_pulse_snr_db").to_numpy(zero_copy_only=False)
+    snr = _arrow(reference).column("ir_pulse_snr_db").to_numpy(zero_copy_only=False)
     assert np.isfinite(snr).sum() == 60, "the new batch's values, then the old windows' nulls"
+
+
+def _arrow(path: Path) -> pa.Table:
+    with pa.OSFile(str(path)) as f:
+        return pa.ipc.open_file(f).read_all()
 
 
 def test_a_partial_policy_still_refuses_flat_windows(lake):
