@@ -16,24 +16,21 @@ Settings already in the environment always win.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from flows.prefect_process import APP, TemporaryServer
 from ppg_models.home import home_dir
 from ppg_models.lake.locks import alive
 
-APP = "flows.prefect_server:create_app"  # Prefect's app with the scheduler fix for SQLAlchemy 2.1
 SERVER_MARKS = (APP, "prefect.server.api.server:create_app")  # in the command line of such a server
-PR_SET_PDEATHSIG = 1
 STARTUP_TIMEOUT_S = 300
+TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
@@ -42,14 +39,9 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_HOME", str(home_dir("prefect")))
     # a busy machine (training on every core) needs minutes, not Prefect's 20 s, for a first start that
     # migrates the database; a healthy start takes ~10 s and never waits for this limit
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT_S))
+    os.environ.setdefault(TIMEOUT_VARIABLE, str(STARTUP_TIMEOUT_S))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _is_prefect_server(pid: int) -> bool:
@@ -109,70 +101,33 @@ def _signals_end_the_command() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _popen(services: bool, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-    if services:  # a full server: the scheduler and the other background services run (``ppg serve``)
-        env = {k: v for k, v in env.items() if k != "PREFECT__SERVER_EPHEMERAL"}
-    args = [APP if a == "prefect.server.api.server:create_app" else a for a in args]
-    return subprocess.Popen(args=args, env=env, preexec_fn=_die_with_parent, **kwargs)
+def _startup_timeout_s() -> float:
+    try:
+        return float(os.environ.get(TIMEOUT_VARIABLE, STARTUP_TIMEOUT_S))
+    except ValueError:
+        seen = os.environ[TIMEOUT_VARIABLE]
+        raise ValueError(f"{TIMEOUT_VARIABLE}={seen!r}: not a number of seconds") from None
 
 
-def _owned_server_class(services: bool):
-    import prefect.server.api.server as server_module
-
-    class OwnedServer(server_module.SubprocessASGIServer):
-        """Prefect's temporary server, started so that it dies with this process (Linux), on a new
-        database started from a migrated template (``flows.prefect_template``)."""
-
-        new_database: Path | None = None  # the SQLite file this server creates, when it is new
-        seeded = False  # ... and it was copied from the template
-
-        def start(self, timeout: int | None = None) -> None:
-            from flows import prefect_template
-
-            try:
-                super().start(timeout)
-            except BaseException:
-                if self.seeded:
-                    prefect_template.forget(self.new_database)
-                raise
-            if self.new_database is not None and not self.seeded:
-                prefect_template.save(self.new_database)
-
-        def _popen(self, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-            from flows import prefect_template
-
-            database = prefect_template.server_database(env)  # the environment Prefect gives the server
-            if database is not None and not database.exists():
-                self.new_database, self.seeded = database, prefect_template.seed(database)
-            return _popen(services, args, env, **kwargs)
-
-        def _run_uvicorn_command(self) -> subprocess.Popen:
-            real = server_module.subprocess
-            server_module.subprocess = types.SimpleNamespace(
-                Popen=self._popen, TimeoutExpired=subprocess.TimeoutExpired
-            )
-            try:
-                return super()._run_uvicorn_command()
-            finally:
-                server_module.subprocess = real
-
-    return OwnedServer
-
-
-def _start_while(server, meanwhile: Callable[[], object] | None, release: threading.Event) -> None:
+def _start_while(
+    server: TemporaryServer,
+    timeout_s: float,
+    meanwhile: Callable[[], object] | None,
+    release: threading.Event,
+) -> None:
     """Start the server, running ``meanwhile`` in this thread while its process boots (the server's
     imports and migrations run in its own process, so the two overlap on two cores). The thread that
     starts the server lives until ``release`` is set: ``PR_SET_PDEATHSIG`` fires when the *thread* that
     started a child ends, so it must outlive the server, not just its start."""
     if meanwhile is None:
-        server.start()
+        server.start(timeout_s)
         return
     started = threading.Event()
     failure: list[BaseException] = []
 
     def start() -> None:
         try:
-            server.start()
+            server.start(timeout_s)
         except BaseException as exc:  # handed to the caller below
             failure.append(exc)
         finally:
@@ -207,27 +162,26 @@ def owned_server(services: bool = False, meanwhile: Callable[[], object] | None 
             meanwhile()
         yield os.environ["PREFECT_API_URL"]
         return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     record = home_dir("prefect") / "server.json"
     stop_stale_server(record)
+    timeout_s = _startup_timeout_s()
     with _signals_end_the_command():
-        server = _owned_server_class(services)()
+        server = TemporaryServer(services)
         release = threading.Event()
         try:
             try:
-                _start_while(server, meanwhile, release)
+                _start_while(server, timeout_s, meanwhile, release)
             except RuntimeError as exc:
                 if "Timed out" not in str(exc):
                     raise
-                from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
-
                 raise RuntimeError(
-                    f"{exc} (waited {LIMIT.value()} s): a busy machine starts it slowly; raise"
-                    " PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL"
+                    f"{exc} (waited {timeout_s:g} s): a busy machine starts it slowly; raise"
+                    f" {TIMEOUT_VARIABLE} or set PREFECT_API_URL"
                 ) from exc
-            pid = server.server_process.pid if server.server_process else None
+            pid = server.process.pid if server.process else None
             record.write_text(json.dumps({"pid": pid, "owner": os.getpid(), "url": server.api_url}))
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
             with temporary_settings({PREFECT_API_URL: server.api_url, **_quiet_runs(services)}):
                 yield server.api_url
         finally:

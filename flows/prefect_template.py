@@ -18,6 +18,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 
 URL_KEYS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
@@ -31,9 +32,7 @@ def cache_dir() -> Path:
 
 
 def template_path() -> Path:
-    import prefect
-
-    return cache_dir() / f"prefect-{prefect.__version__}-empty.db"
+    return cache_dir() / f"prefect-{metadata.version('prefect')}-empty.db"  # without importing Prefect
 
 
 def server_database(env: Mapping[str, str]) -> Path | None:
