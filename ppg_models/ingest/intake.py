@@ -24,15 +24,8 @@ from ppg_models.ingest.drift import drift_columns, drift_findings
 from ppg_models.ingest.findings import Decision, Finding, Outcome, decide
 from ppg_models.ingest.inspect import Inspection, Progress, inspect_file
 from ppg_models.ingest.policy import IngestPolicy
-from ppg_models.lake.store import (
-    ACCEPTED,
-    QUARANTINED,
-    Lake,
-    StoreError,
-    batch_id_of,
-    file_stamp,
-    is_safe_name,
-)
+from ppg_models.lake.staging import StagedCopy, StoreError
+from ppg_models.lake.store import ACCEPTED, QUARANTINED, Lake, batch_id_of, file_stamp, is_safe_name
 
 #: (window frame, tasks the source claims, batch id) -> (findings, engine's raw result for the record)
 Validator = Callable[[pd.DataFrame, list[str], str], tuple[list[Finding], dict[str, Any]]]
@@ -241,31 +234,17 @@ def process_file(
             return BatchOutcome(
                 path.name, Outcome.SKIPPED, batch_id_of(sha), sha, reasons=["the file left the directory"]
             )
-        fresh = inspected is None or inspected.sha256 != sha or inspected.path != path
-        found = inspect_file(path, policy, sha, on_chunk) if fresh else inspected
-        if file_stamp(path) != before:
-            return _waiting(path, sha, "the file changed while it was read (still being written)")
-        if _still_uploading(found, policy):
-            return _waiting(path, sha, f"unreadable and changed less than {policy.settle_seconds:g} s ago")
-        engine_result: dict[str, Any] = {}
-        if found.frame is not None and found.source is not None:
-            findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
-            found.findings += findings
-            columns = drift_columns(found.frame)
-            reference = lake.reference(found.source, columns)
-            found.findings += drift_findings(found.frame, reference, policy)
-        with lake.commit_lock():
-            if found.frame is not None:
-                found.findings += duplicate_findings(found.frame, lake)
-                found.findings += near_duplicate_findings(found.frame, lake, policy)
-            decision = decide(found.findings, found.windows, policy)
-            record = _record(found, decision, policy, run_id)
-            place = ACCEPTED if decision.accepted else QUARANTINED
-            writers = _writers(found, decision, record, engine_result)
-            try:
-                directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers)
-            except StoreError as exc:
-                return _waiting(path, sha, str(exc))
+        staged = lake.stage(path, sha)  # copied into staging while the file is read and validated
+        try:
+            filed = _decide_and_file(
+                path, sha, before, lake, policy, validate, run_id, on_chunk, inspected, staged
+            )
+        finally:
+            if not staged.taken:
+                staged.discard()
+        if isinstance(filed, BatchOutcome):
+            return filed  # the file waits for the next run
+        found, decision, record, directory = filed
         warnings = list(decision.warnings) + _forget(lake, path, sha, before)
     return BatchOutcome(
         file=path.name,
@@ -280,3 +259,46 @@ def process_file(
         warnings=warnings,
         location=str(directory),
     )
+
+
+def _decide_and_file(
+    path: Path,
+    sha: str,
+    before: tuple[int, int],
+    lake: Lake,
+    policy: IngestPolicy,
+    validate: Validator,
+    run_id: str,
+    on_chunk: Progress | None,
+    inspected: Inspection | None,
+    staged: StagedCopy,
+) -> BatchOutcome | tuple[Inspection, Decision, dict[str, Any], Path]:
+    """Inspect, validate and decide the claimed file, then commit it with its staged copy. Returns
+    (inspection, decision, record, batch directory), or the outcome of a file that must wait."""
+    fresh = inspected is None or inspected.sha256 != sha or inspected.path != path
+    found = inspect_file(path, policy, sha, on_chunk) if fresh else inspected
+    if file_stamp(path) != before:
+        return _waiting(path, sha, "the file changed while it was read (still being written)")
+    if _still_uploading(found, policy):
+        why = f"unreadable and changed less than {policy.settle_seconds:g} s ago"
+        return _waiting(path, sha, why)
+    engine_result: dict[str, Any] = {}
+    if found.frame is not None and found.source is not None:
+        findings, engine_result = validate(found.frame, policy.sources[found.source], batch_id_of(sha))
+        found.findings += findings
+        columns = drift_columns(found.frame)
+        reference = lake.reference(found.source, columns)
+        found.findings += drift_findings(found.frame, reference, policy)
+    with lake.commit_lock():
+        if found.frame is not None:
+            found.findings += duplicate_findings(found.frame, lake)
+            found.findings += near_duplicate_findings(found.frame, lake, policy)
+        decision = decide(found.findings, found.windows, policy)
+        record = _record(found, decision, policy, run_id)
+        place = ACCEPTED if decision.accepted else QUARANTINED
+        writers = _writers(found, decision, record, engine_result)
+        try:
+            directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers, staged)
+        except StoreError as exc:
+            return _waiting(path, sha, str(exc))
+    return found, decision, record, directory

@@ -13,10 +13,11 @@ lake/reference/<source>.arrow   the source's newest accepted windows' scalars: t
 
 A batch id is the first 16 hex digits of the file's SHA-256. ``commit`` assembles the batch directory
 in staging (the original's bytes copied, synced and hash-checked: the stored file never shares an
-inode with the incoming one), renames it into place in one step, indexes it, and only then removes the
-incoming name: a kill at any point leaves the file incoming, or accepted/quarantined (perhaps still
-also incoming, which the next run recognises by its hash and finishes; an unindexed batch directory is
-indexed by ``reconcile``).
+inode with the incoming one; ``stage`` starts that copy in a thread while the caller validates the
+file), renames it into place in one step, indexes it, and only then removes the incoming name: a kill
+at any point leaves the file incoming, or accepted/quarantined (perhaps still also incoming, which the
+next run recognises by its hash and finishes; an unindexed batch directory is indexed by
+``reconcile``).
 
 Reading never writes: ``Lake()`` only names the folder; ``Lake.create()`` makes it for writers.
 """
@@ -29,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from ppg_models.files import atomic_write_bytes, atomic_write_json, fsync_dir, s
 from ppg_models.home import home_path
 from ppg_models.lake.index import LakeIndex
 from ppg_models.lake.locks import claim, commit_lock, is_claimed
+from ppg_models.lake.staging import StagedCopy, copy_verified, new_staging_dir
 
 ACCEPTED, QUARANTINED = "accepted", "quarantine"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -50,10 +51,6 @@ UPLOAD_MARKER = ".uploading"
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", UPLOAD_MARKER)
 PARTS = ("incoming", ACCEPTED, QUARANTINED, "staging", "versions", "locks")
 REFERENCE_WINDOWS = 20_000  # newest accepted windows per source kept as the drift reference
-
-
-class StoreError(OSError):
-    """The stored copy of a file does not hold the bytes that were hashed (the source changed)."""
 
 
 def batch_id_of(sha256: str) -> str:
@@ -133,6 +130,10 @@ class Lake:
                     return place, directory
         return None
 
+    def stage(self, source: Path, sha256: str) -> StagedCopy:
+        """Start copying ``source`` into staging now (call under its claim); ``commit`` takes the copy."""
+        return StagedCopy(self.root / "staging", source, sha256)
+
     def commit(
         self,
         source: Path,
@@ -141,16 +142,21 @@ class Lake:
         stored_name: str,
         record: dict[str, Any],
         writers: dict[str, Callable[[Path], object]],
+        staged: StagedCopy | None = None,
     ) -> Path:
-        """Copy ``source`` into ``place`` with its record and extra files; return the batch directory.
+        """Store ``source``'s bytes in ``place`` with its record and extra files; return the batch directory.
 
-        Raises StoreError when the bytes no longer hash to ``sha256`` (the file is still being written).
+        ``staged``: the bytes already being copied (``stage``), else they are copied here. Raises
+        StoreError when the stored bytes do not hash to ``sha256`` (the file is still being written).
         """
         target = self.batch_dir(batch_id_of(sha256), place)
-        staging = self.root / "staging" / f"{sha256}.{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
+        staging = None
         try:
-            _copy_verified(source, staging / stored_name, sha256)
+            if staged is not None:
+                staging = staged.take(stored_name)
+            else:
+                staging = new_staging_dir(self.root / "staging", sha256)
+                copy_verified(source, staging / stored_name, sha256)
             for name, write in writers.items():
                 write(staging / name)
             atomic_write_json(staging / "record.json", record)
@@ -158,7 +164,9 @@ class Lake:
             os.rename(staging, target)  # the one step that makes the batch appear, whole
             fsync_dir(target.parent)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            doomed = staged.directory if staged is not None else staging
+            if doomed is not None:
+                shutil.rmtree(doomed, ignore_errors=True)
             raise
         with self.index.writing() as conn:
             self.index.add_batch(conn, place, record, target)
@@ -254,12 +262,3 @@ def file_stamp(path: Path) -> tuple[int, int]:
     """(size, modification time in ns): a cheap sign that a file's bytes have not changed."""
     st = path.stat()
     return st.st_size, st.st_mtime_ns
-
-
-def _copy_verified(source: Path, target: Path, sha256: str) -> None:
-    """Copy the bytes (never a link: the incoming name may be written again), sync, and check the hash."""
-    shutil.copyfile(source, target)
-    with open(target, "rb+") as f:
-        os.fsync(f.fileno())
-    if sha256_file(target) != sha256:
-        raise StoreError(f"{source}: its bytes changed while it was being filed (still being written?)")

@@ -169,6 +169,7 @@ def test_an_unreadable_file_still_being_uploaded_waits(lake):
     outcome = _run(lake, partial)
     assert outcome.outcome == "waiting"
     assert places_of(lake, sha(partial)) == ["incoming"]
+    assert list((lake.root / "staging").iterdir()) == [], "its staged copy is gone"
     partial.write_bytes(good.read_bytes())  # the writer finishes
     assert _run(lake, partial).outcome == "accepted"
 
@@ -190,6 +191,7 @@ def test_a_file_that_changes_while_it_is_read_waits(lake, monkeypatch):
     assert outcome.outcome == "waiting"
     assert "changed while it was read" in outcome.reasons[0]
     assert places_of(lake, sha(path)) == ["incoming"]
+    assert list((lake.root / "staging").iterdir()) == [], "its staged copy is gone"
 
 
 def test_a_marked_upload_is_left_alone(lake):
