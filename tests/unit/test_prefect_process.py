@@ -16,6 +16,14 @@ HEALTHY = """
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        self.answer()
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.answer()
+    def answer(self):
+        if len(sys.argv) > 2:
+            with open(sys.argv[2], "a") as log:
+                log.write(self.command + " " + self.path + "\\n")
         self.send_response(200 if self.path == "/api/health" else 404)
         self.end_headers()
         self.wfile.write(b"true")
@@ -30,13 +38,17 @@ def no_database(monkeypatch):
     monkeypatch.setattr(prefect_process.prefect_template, "server_database", lambda env: None)
 
 
-def _children(monkeypatch, scripts: list[str]) -> list[subprocess.Popen]:
-    """Each start spawns the next script (the port as its argument) instead of uvicorn."""
+def _children(monkeypatch, scripts: list[str], log=None) -> list[subprocess.Popen]:
+    """Each start spawns the next script instead of uvicorn, with the port (and ``log``, the file where
+    ``HEALTHY`` writes the requests it got) as arguments."""
     started: list[subprocess.Popen] = []
 
     def spawn(self, env):
         self.port = prefect_process._free_port()
-        self.process = subprocess.Popen([sys.executable, "-c", scripts[len(started)], str(self.port)])
+        args = [sys.executable, "-c", scripts[len(started)], str(self.port)]
+        if log is not None:
+            args.append(str(log))
+        self.process = subprocess.Popen(args)
         started.append(self.process)
 
     monkeypatch.setattr(TemporaryServer, "_spawn", spawn)
@@ -63,6 +75,21 @@ def test_a_port_taken_meanwhile_is_retried_on_another(monkeypatch, no_database):
     finally:
         server.stop()
     assert started[-1].poll() is not None, "stop ends the child"
+
+
+def test_the_routes_a_first_flow_run_calls_are_warmed_and_their_errors_ignored(
+    tmp_path, monkeypatch, no_database
+):
+    log = tmp_path / "requests.log"
+    _children(monkeypatch, [HEALTHY], log)
+    server = TemporaryServer()
+    try:
+        server.start(timeout_s=60)  # every route but /health answers 404 here: no error
+    finally:
+        server.stop()
+    asked = log.read_text().splitlines()
+    assert "GET /api/admin/version" in asked
+    assert {f"POST /api/{kind}/filter" for kind in prefect_process.WARM_FILTERS} <= set(asked)
 
 
 def test_a_child_that_never_answers_times_out(monkeypatch, no_database):
