@@ -61,6 +61,16 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
     return conform(table, path)
 
 
+def read_small(path: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:
+    """A small Parquet file (or some of its columns) read whole, for the lake's own per-batch files.
+
+    ``ParquetFile.read`` takes ~1 ms on a 1k-row frame where ``pq.read_table`` takes ~13 ms (its
+    dataset layer and thread pool): a run filing 50 small batches read such files 100 times.
+    """
+    with pq.ParquetFile(path) as reader:
+        return reader.read(columns=columns)
+
+
 def iter_tables(path: str | os.PathLike[str], rows: int) -> Iterator[pa.Table]:
     """The file's rows ``rows`` at a time, each chunk conformed: memory bounded by the chunk and the
     file's row groups (``write_batch`` writes ROW_GROUP_WINDOWS per group), not by the file.

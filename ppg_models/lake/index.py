@@ -197,8 +197,9 @@ class LakeIndex:
 
 def _window_rows(path: Path, batch_id: str, dropped: set[str]) -> list[tuple]:
     """(window_id, batch_id, subject_id, recorded_ms) of a batch's accepted windows."""
-    names = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in ("window_id", "subject_id", "recorded_at") if c in names])
+    with pq.ParquetFile(path) as reader:  # ~1 ms; pq.read_table's dataset layer takes ~13 ms a batch
+        names = set(reader.schema_arrow.names)
+        table = reader.read(columns=[c for c in ("window_id", "subject_id", "recorded_at") if c in names])
     ids = table.column("window_id").to_pylist()
     subjects = table.column("subject_id").to_pylist() if "subject_id" in names else [None] * len(ids)
     if "recorded_at" in names:

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ppg_models.data.batch_io import read_small
 from ppg_models.files import atomic_write_bytes, atomic_write_json, fsync_dir, sha256_file
 from ppg_models.home import home_path
 from ppg_models.lake.index import LakeIndex
@@ -242,7 +243,7 @@ class Lake:
         if source is None:
             return
         path = self._reference_path(source)
-        newest = drop_windows(pq.read_table(directory / "windows.parquet"), dropped)
+        newest = drop_windows(read_small(directory / "windows.parquet"), dropped)
         older = self._reference_table(source)
         if older is not None:
             newest = pa.concat_tables([newest, older], promote_options="default")
