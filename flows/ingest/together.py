@@ -81,6 +81,7 @@ def _read(path: Path, policy: IngestPolicy) -> Inspection | None:
         found = inspect_file(path, policy, sha256_file(path))
         if found.frame is None or found.source is None or file_stamp(path) != before:
             return None
+        found.stamp = before  # filing hashes the file again only when this changed
     except OSError:  # gone or unreadable now: filing will say why
         return None
     return found

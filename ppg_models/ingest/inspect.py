@@ -32,6 +32,7 @@ class Inspection:
     findings: list[Finding] = field(default_factory=list)
     frame: pd.DataFrame | None = None  # one row of scalars per window, in file order
     source: str | None = None
+    stamp: tuple[int, int] | None = None  # (size, mtime) when ``sha256`` was taken, where the caller knows it
 
     @property
     def windows(self) -> int:

@@ -204,12 +204,14 @@ def process_file(
 
     A file that changes while it is read, or that is unreadable and younger than the policy's
     ``settle_seconds`` (an upload in progress), is left where it is (``waiting``). ``inspected``: this
-    file's inspection made earlier in the run (to validate several files together); it is used only
-    when the bytes are still the ones it read (same hash), else the file is read again.
+    file's inspection made earlier in the run (to validate several files together). Its hash is reused
+    while the file keeps the size and modification time it had then, and the inspection while the
+    bytes hash the same; else the file is read again. Either way the stored copy must match the hash.
     """
     try:
         before = file_stamp(path)
-        sha = sha256_file(path)
+        known = inspected is not None and inspected.path == path and inspected.stamp == before
+        sha = inspected.sha256 if known else sha256_file(path)  # the stored copy is checked against it
     except FileNotFoundError:  # another run filed it between our listing and now
         return BatchOutcome(
             path.name, Outcome.SKIPPED, reasons=["the file left the directory before it was read"]

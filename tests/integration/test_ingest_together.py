@@ -94,3 +94,32 @@ def test_a_file_rewritten_after_the_group_read_it_is_read_again(tmp_path):
     assert outcome.outcome == "accepted_with_drops"
     assert record["rows"]["dropped"] == 1
     assert "validated_together" not in validation["great_expectations"], "validated on its own"
+
+
+def test_bytes_changed_under_an_unchanged_size_and_time_are_never_stored(tmp_path):
+    """Filing reuses the group's hash while the file keeps its size and modification time; a writer that
+    changes bytes and restores the time is caught by the check of the stored copy against that hash."""
+    from flows.ingest.gx_validator import GxValidator
+    from flows.ingest.together import prevalidate
+    from ppg_models.ingest.intake import process_file
+    from ppg_models.ingest.policy import IngestPolicy
+    from ppg_models.lake.store import file_stamp
+
+    lake, policy = Lake.create(), IngestPolicy()
+    paths = _folder(tmp_path / "in")
+    pre = prevalidate(paths, policy, GxValidator(lake.root / "gx", policy))
+    target = paths[0]
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    found = pre.inspection(target)
+    assert file_stamp(target) == found.stamp, "the writer hid its change from the stamp"
+    outcome = process_file(target, lake, policy, pre, inspected=found)
+    assert outcome.outcome == "waiting"
+    assert "changed while it was being filed" in outcome.reasons[0]
+    assert not list((lake.root / "accepted").iterdir())
+    assert not list((lake.root / "quarantine").iterdir())
+    assert list((lake.root / "staging").iterdir()) == []
+    assert target.read_bytes() == bytes(data), "the incoming file is kept"
