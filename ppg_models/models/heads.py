@@ -28,6 +28,7 @@ def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
 
 class Head(nn.Module):
     in_label_units = False  # True: built with the task's label scaling (mean, std) as ``scaling``
+    reads_counted_rate = False  # True: built with ``counted_rate`` (the spec's ``hr_counted_rate``)
 
     def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
         super().__init__()
@@ -87,11 +88,17 @@ class SpectralHR(Head):
     HARMONICS = (0.5, 1.0, 2.0, 3.0)
     BEAT_SIGMA_BPM = 2.0  # width of the counted-rate bump: about one candidate bin either side
     in_label_units = True
+    reads_counted_rate = True
 
     def __init__(
-        self, in_channels: int, tasks: Sequence[str], scaling: tuple[float, float] = (0.0, 1.0)
+        self,
+        in_channels: int,
+        tasks: Sequence[str],
+        scaling: tuple[float, float] = (0.0, 1.0),
+        counted_rate: bool = True,
     ) -> None:
         super().__init__(in_channels, tasks)
+        self.counted_rate = counted_rate  # False: the spectral rate alone (bundles saved before the mix)
         df = MODEL_FS / self.N_FFT
         lo, hi = int(np.ceil(self.BAND[0] / df)), int(np.floor(self.BAND[1] / df))
         bins = np.arange(lo, hi + 1)
@@ -133,7 +140,9 @@ class SpectralHR(Head):
         logits = self.score(h).view(b, c, -1)  # (batch, channels, bins)
         trust = self.trust(h.amax(dim=2)).view(b, c).masked_fill(~present, -1e4).softmax(dim=1)
         probs = (logits * trust.unsqueeze(2)).sum(dim=1).softmax(dim=1)
-        bpm = self._mix((probs * self.bpm).sum(dim=1, keepdim=True), probs, x)
+        bpm = (probs * self.bpm).sum(dim=1, keepdim=True)
+        if self.counted_rate:
+            bpm = self._mix(bpm, probs, x)
         mean, std = self.mean_std[0], self.mean_std[1]
         return (bpm - mean) / std  # standardised, like every regression head
 

@@ -31,8 +31,10 @@ class MultiTaskModel(nn.Module):
             for head_name, tasks in by_head.items():
                 key = f"{head_name}_g{g}"
                 head = head_class(head_name, tasks[0])
-                units = {"scaling": spec.scaling(tasks[0])} if head.in_label_units else {}
-                self.heads[key] = head(backbone.out_channels, tasks, **units)
+                options = {"scaling": spec.scaling(tasks[0])} if head.in_label_units else {}
+                if head.reads_counted_rate:
+                    options["counted_rate"] = spec.hr_counted_rate
+                self.heads[key] = head(backbone.out_channels, tasks, **options)
                 for column, task in enumerate(tasks):
                     self._head_of[task] = (key, column)
 

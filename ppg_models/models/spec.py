@@ -22,6 +22,11 @@ class ModelSpec(BaseModel):
     input_channels: list[str] = Field(default_factory=lambda: list(INPUT_CHANNELS))
     fs: float = MODEL_FS
     samples: int = WINDOW_SAMPLES
+    hr_counted_rate: bool = Field(
+        True,
+        description="The HR head takes the counted beat rate where its spectrum agrees with it; bundles"
+        " saved before this field read the spectral rate alone, as they were trained and gated.",
+    )
 
     @model_validator(mode="after")
     def _partition(self) -> ModelSpec:

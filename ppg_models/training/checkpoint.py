@@ -80,7 +80,8 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
         raise ModelIntegrityError(
             f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {expected}"
         )
-    spec = ModelSpec.model_validate(manifest["spec"])
+    saved = {"hr_counted_rate": False, **manifest["spec"]}  # older bundles: the HR readout they were gated on
+    spec = ModelSpec.model_validate(saved)
     if list(spec.input_channels) != list(INPUT_CHANNELS):
         raise ModelIntegrityError(
             f"{directory}: the model was trained on inputs {spec.input_channels}, but this release prepares"

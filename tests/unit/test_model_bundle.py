@@ -88,3 +88,19 @@ def test_weights_are_plain_tensors_that_load_without_any_pickled_object(bundle):
     state = torch.load(path / WEIGHTS, weights_only=True)  # refuses any pickled class or function
     assert state
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_a_bundle_saved_before_the_counted_rate_mix_keeps_the_hr_readout_it_was_gated_on(bundle, icu_batch):
+    """New models read HR as the spectral rate mixed with the counted one; a bundle whose spec predates
+    ``hr_counted_rate`` is rebuilt without the mix, so a registered model never changes its answers."""
+    model, path, _ = bundle
+    manifest = json.loads((path / MANIFEST).read_text())
+    assert manifest["spec"]["hr_counted_rate"] is True
+    assert load_bundle(path).heads["hr_g0"].counted_rate
+    del manifest["spec"]["hr_counted_rate"]
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    older = load_bundle(path)
+    assert not older.heads["hr_g0"].counted_rate
+    model.heads["hr_g0"].counted_rate = False  # what the older release computed with these weights
+    inputs = prepare_inputs(icu_batch.slice(0, 8))
+    np.testing.assert_array_equal(older.predict(inputs)["hr"], model.predict(inputs)["hr"])

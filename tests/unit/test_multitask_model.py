@@ -219,3 +219,28 @@ def test_one_channel_is_read_like_several_carrying_the_same_pulse():
     features = torch.zeros(3, 16, 10)
     with torch.no_grad():
         torch.testing.assert_close(head(features, only_ir), head(features, both))
+
+
+def _counted(x: torch.Tensor, bpm: float) -> torch.Tensor:
+    x = x.clone()
+    x[:, INPUT_CHANNELS.index("beat_rate")] = bpm / 60.0
+    return x
+
+
+def test_the_counted_rate_is_taken_where_the_spectrum_agrees_and_the_spectrum_where_it_does_not():
+    from ppg_models.models.heads import SpectralHR
+
+    head = SpectralHR(16, ["hr"]).eval()
+    x = torch.zeros(1, len(INPUT_CHANNELS), 1250)
+
+    def read(spectral_bpm: float, counted_bpm: float) -> float:
+        probs = torch.zeros(1, len(head.bpm))
+        k = int((head.bpm - spectral_bpm).abs().argmin())
+        probs[0, k] = 1.0  # a confident spectrum at one candidate rate
+        spectral = (probs * head.bpm).sum(dim=1, keepdim=True)
+        return float(head._mix(spectral, probs, _counted(x, counted_bpm)))
+
+    assert abs(read(75.0, 75.6) - 75.6) < 0.2, "agreement: the counted rate, finer than the bins"
+    assert abs(read(120.0, 75.0) - float(head.bpm[int((head.bpm - 120).abs().argmin())])) < 0.01
+    assert abs(read(120.0, 0.0) - 120.0) < 1.0, "no beats counted: the spectrum alone"
+    assert float(head.bpm[0]) <= read(40.0, 10.0) <= float(head.bpm[-1]), "a count off the band is clamped"
