@@ -5,6 +5,7 @@ Prefect process worker. Each is a context manager that stops what it started."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -101,16 +102,17 @@ def ray_nodes(address: str, env: dict) -> int:
     return sum(1 for line in out.splitlines() if line.strip().startswith("1 node_"))
 
 
-def _ray_node(args: list[str], env: dict) -> subprocess.Popen:
+def _ray_node(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     """A Ray node in its own session (``--block``): killing its process group stops exactly this node,
-    never another Ray on the machine (``ray stop`` would stop them all)."""
-    return subprocess.Popen(
-        [str(BIN / "ray"), "start", "--block", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    never another Ray on the machine (``ray stop`` would stop them all). Its output goes to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [str(BIN / "ray"), "start", "--block", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _kill_node(node: subprocess.Popen) -> None:
@@ -119,37 +121,68 @@ def _kill_node(node: subprocess.Popen) -> None:
     node.wait(30)
 
 
+def _tail(log: Path, lines: int = 15) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+@contextlib.contextmanager
+def _one_ray_cluster_at_a_time() -> Iterator[None]:
+    """Test workers (pytest -n 2) take turns: two Ray clusters on one machine share its fixed ports and
+    ``/tmp/ray``, and a head started beside another one exited at once (seen once)."""
+    with open(Path(tempfile.gettempdir()) / "ppg-tests-ray-cluster.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _head(env: dict, common: list[str], log: Path) -> tuple[str, subprocess.Popen]:
+    """A head node that answers; a head that exits while starting (a port taken meanwhile) is started
+    once more on another port. A failure stops what it started and names what the head printed."""
+    for attempt in (1, 2):
+        address = f"127.0.0.1:{free_port()}"
+        args = ["--head", f"--port={address.split(':')[1]}", "--include-dashboard=false", *common]
+        head = _ray_node(args, env, log)
+        deadline = time.monotonic() + 120
+        while head.poll() is None and time.monotonic() < deadline:
+            if ray_nodes(address, env) >= 1:
+                return address, head
+            time.sleep(1)
+        exited = head.poll() is not None
+        _kill_node(head)  # its group: GCS, raylet and the rest
+        assert exited, f"the head node never started:\n{_tail(log)}"
+        assert attempt == 1, f"the head node exited twice while starting:\n{_tail(log)}"
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def ray_cluster() -> Iterator[tuple[str, dict, subprocess.Popen]]:
     """A head node and a worker node (1 CPU each) on 127.0.0.1 with token authentication; yields
     (address, env, worker process)."""
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
     token = [str(BIN / "ray"), "get-auth-token", "--generate"]
-    subprocess.run(token, env=env, capture_output=True, check=True)
-    port = free_port()
-    address = f"127.0.0.1:{port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    head = _ray_node(["--head", f"--port={port}", "--include-dashboard=false", *common], env)
-    worker = None
-    try:
-        deadline = time.monotonic() + 120
-        while ray_nodes(address, env) < 1:
-            assert head.poll() is None, "the head node exited"
-            assert time.monotonic() < deadline, "the head node never started"
-            time.sleep(1)
-        worker = _ray_node([f"--address={address}", *common], env)
-        while ray_nodes(address, env) < 2:
-            assert time.monotonic() < deadline, "the worker node never joined"
-            time.sleep(2)
-        yield address, env, worker
-    finally:
-        for node in (worker, head):
-            if node is not None:
-                _kill_node(node)
-        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # what `ray stop` would clear
-        with contextlib.suppress(OSError):
-            if current.read_text().strip() == address:
-                current.unlink()
+    with _one_ray_cluster_at_a_time(), tempfile.TemporaryDirectory() as logs:
+        subprocess.run(token, env=env, capture_output=True, check=True)
+        head = worker = None
+        try:
+            address, head = _head(env, common, Path(logs) / "head.log")
+            worker = _ray_node([f"--address={address}", *common], env, Path(logs) / "worker.log")
+            deadline = time.monotonic() + 120
+            while ray_nodes(address, env) < 2:
+                assert time.monotonic() < deadline, (
+                    f"the worker never joined:\n{_tail(Path(logs) / 'worker.log')}"
+                )
+                time.sleep(2)
+            yield address, env, worker
+        finally:
+            for node in (worker, head):
+                if node is not None:
+                    _kill_node(node)
+            current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # `ray stop` clears it
+            with contextlib.suppress(OSError):
+                if head is not None and current.read_text().strip() == address:
+                    current.unlink()
 
 
 def prefect_worker(pool: str, env: dict, log: Path) -> subprocess.Popen:
