@@ -127,6 +127,30 @@ def _tail(log: Path, lines: int = 15) -> str:
     return ""
 
 
+def processes_marked(name: str, value: str) -> list[int]:
+    """Pids whose environment holds ``name=value`` (what a process and every child it started inherit)."""
+    mark = f"{name}={value}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+    return found
+
+
+def kill_marked(name: str, value: str, timeout_s: float = 60) -> None:
+    """SIGKILL every process marked ``name=value`` until none is left: the Ray a killed driver started,
+    and nothing else (``ray stop --force`` kills every Ray on the machine, another test's cluster too)."""
+    deadline = time.monotonic() + timeout_s
+    while pids := [p for p in processes_marked(name, value) if p != os.getpid()]:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        assert time.monotonic() < deadline, f"processes marked {name}={value} survive: {pids}"
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def _one_ray_cluster_at_a_time() -> Iterator[None]:
     """Test workers (pytest -n 2) take turns: two Ray clusters on one machine share its fixed ports and

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from servers import processes_marked
 
 from ppg_models.sim.simulate import write_simulated
 
@@ -98,16 +99,7 @@ def test_the_next_run_stops_a_server_whose_owner_is_gone(tmp_path):
 
 def _servers_of(home: Path) -> list[int]:
     """Processes whose environment points Prefect at this home (the command's server among them)."""
-    mark = f"PREFECT_HOME={home / 'prefect'}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if mark in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
+    return processes_marked("PREFECT_HOME", str(home / "prefect"))
 
 
 def test_a_server_that_starts_too_slowly_fails_with_a_hint_and_is_stopped(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from servers import kill_marked
 from tune_world import small_lake, tiny_base
 
 pytestmark = pytest.mark.slow
@@ -68,9 +69,10 @@ def test_a_killed_search_resumes_logs_every_trial_and_registers_the_chosen_model
 
     home, env = tune_home
     config = _config(tmp_path / "r.yaml", "resumed", trials=3, concurrent=1)
+    mark = {"PPG_TEST_DRIVER": f"killed-search-{os.getpid()}"}  # inherited by the Ray the driver starts
     proc = subprocess.Popen(
         [*PPG, "tune", "--config", str(config)],
-        env=os.environ | env,
+        env=os.environ | env | mark,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,  # a line per finished trial
         text=True,
@@ -87,9 +89,7 @@ def test_a_killed_search_resumes_logs_every_trial_and_registers_the_chosen_model
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started
         proc.wait()
     assert any(" completed " in line for line in seen), "".join(seen[-30:])
-    subprocess.run(
-        [str(Path(sys.executable).with_name("ray")), "stop", "--force"], capture_output=True, check=False
-    )
+    kill_marked(*next(iter(mark.items())))  # its Ray, and no other test's cluster
 
     refused = _run(["tune", "--config", str(config)], env)
     assert refused.returncode == 1
