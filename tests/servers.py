@@ -153,8 +153,8 @@ def kill_marked(name: str, value: str, timeout_s: float = 60) -> None:
 
 @contextlib.contextmanager
 def _one_ray_cluster_at_a_time() -> Iterator[None]:
-    """Test workers (pytest -n 2) take turns: two Ray clusters on one machine share its fixed ports and
-    ``/tmp/ray``, and a head started beside another one exited at once (seen once)."""
+    """Test workers (pytest -n 2) take turns: two clusters started with ``ray start`` on one machine share
+    Ray's fixed default ports (client server, agents) and ``/tmp/ray/ray_current_cluster``."""
     with open(Path(tempfile.gettempdir()) / "ppg-tests-ray-cluster.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
