@@ -242,8 +242,7 @@ def process_file(
                 path, sha, before, lake, policy, validate, run_id, on_chunk, inspected, staged
             )
         finally:
-            if not staged.taken:
-                staged.discard()
+            staged.discard()  # what a file that waits left in staging; nothing once committed
         if isinstance(filed, BatchOutcome):
             return filed  # the file waits for the next run
         found, decision, record, directory = filed
@@ -300,7 +299,7 @@ def _decide_and_file(
         place = ACCEPTED if decision.accepted else QUARANTINED
         writers = _writers(found, decision, record, engine_result)
         try:
-            directory = lake.commit(path, sha, place, _stored_name(path, decision), record, writers, staged)
+            directory = lake.commit(sha, place, _stored_name(path, decision), record, writers, staged)
         except StoreError as exc:
             return _waiting(path, sha, str(exc))
     return found, decision, record, directory

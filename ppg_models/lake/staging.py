@@ -24,7 +24,7 @@ class StoreError(OSError):
     """The stored copy of a file does not hold the bytes that were hashed (the source changed)."""
 
 
-def copy_verified(source: Path, target: Path, sha256: str) -> None:
+def _copy_verified(source: Path, target: Path, sha256: str) -> None:
     """Copy the bytes (never a link), sync, and check the hash of what was stored."""
     shutil.copyfile(source, target)
     with open(target, "rb+") as f:
@@ -33,7 +33,7 @@ def copy_verified(source: Path, target: Path, sha256: str) -> None:
         raise StoreError(f"{source}: its bytes changed while it was being filed (still being written?)")
 
 
-def new_staging_dir(staging: Path, sha256: str) -> Path:
+def _new_staging_dir(staging: Path, sha256: str) -> Path:
     """A fresh directory in staging, named by the hash so that ``clean_staging`` knows its claim."""
     directory = staging / f"{sha256}.{uuid.uuid4().hex[:8]}"
     directory.mkdir(parents=True)
@@ -45,22 +45,20 @@ class StagedCopy:
 
     def __init__(self, staging: Path, source: Path, sha256: str) -> None:
         self.source, self.sha256 = source, sha256
-        self.directory = new_staging_dir(staging, sha256)
+        self.directory = _new_staging_dir(staging, sha256)
         self._error: BaseException | None = None
-        self.taken = False  # by ``take``: from then on the caller (``Lake.commit``) owns the directory
         self._thread = threading.Thread(target=self._copy, name=f"stage {source.name[:40]}", daemon=True)
         self._thread.start()
 
     def _copy(self) -> None:
         try:
-            copy_verified(self.source, self.directory / STAGED_NAME, self.sha256)
+            _copy_verified(self.source, self.directory / STAGED_NAME, self.sha256)
         except BaseException as exc:  # handed to whoever takes the copy
             self._error = exc
 
     def take(self, stored_name: str) -> Path:
         """Wait for the copy; return its directory with the bytes under ``stored_name``. Raises the copy's
         error (StoreError when the bytes changed, OSError when they could not be read or written)."""
-        self.taken = True
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -68,6 +66,7 @@ class StagedCopy:
         return self.directory
 
     def discard(self) -> None:
-        """Wait for the copy and remove it (the file was not filed this time)."""
+        """Wait for the copy and remove what is left of it in staging: all of it when the file was not
+        filed, nothing once ``Lake.commit`` moved the directory into place (safe to call again)."""
         self._thread.join()
         shutil.rmtree(self.directory, ignore_errors=True)

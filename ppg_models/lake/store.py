@@ -13,7 +13,7 @@ lake/reference/<source>.arrow   the source's newest accepted windows' scalars: t
 
 A batch id is the first 16 hex digits of the file's SHA-256. ``commit`` assembles the batch directory
 in staging (the original's bytes copied, synced and hash-checked: the stored file never shares an
-inode with the incoming one; ``stage`` starts that copy in a thread while the caller validates the
+inode with the incoming one; ``stage`` makes that copy in a thread while the caller validates the
 file), renames it into place in one step, indexes it, and only then removes the incoming name: a kill
 at any point leaves the file incoming, or accepted/quarantined (perhaps still also incoming, which the
 next run recognises by its hash and finishes; an unindexed batch directory is indexed by
@@ -44,7 +44,7 @@ from ppg_models.files import atomic_write_bytes, atomic_write_json, fsync_dir, s
 from ppg_models.home import home_path
 from ppg_models.lake.index import LakeIndex
 from ppg_models.lake.locks import claim, commit_lock, is_claimed
-from ppg_models.lake.staging import StagedCopy, copy_verified, new_staging_dir
+from ppg_models.lake.staging import StagedCopy
 
 ACCEPTED, QUARANTINED = "accepted", "quarantine"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -132,32 +132,26 @@ class Lake:
         return None
 
     def stage(self, source: Path, sha256: str) -> StagedCopy:
-        """Start copying ``source`` into staging now (call under its claim); ``commit`` takes the copy."""
+        """Start copying ``source`` into staging now (call under its claim); ``commit`` takes the copy,
+        and the caller ``discard``s it in any case (a no-op once committed)."""
         return StagedCopy(self.root / "staging", source, sha256)
 
     def commit(
         self,
-        source: Path,
         sha256: str,
         place: str,
         stored_name: str,
         record: dict[str, Any],
         writers: dict[str, Callable[[Path], object]],
-        staged: StagedCopy | None = None,
+        staged: StagedCopy,
     ) -> Path:
-        """Store ``source``'s bytes in ``place`` with its record and extra files; return the batch directory.
-
-        ``staged``: the bytes already being copied (``stage``), else they are copied here. Raises
-        StoreError when the stored bytes do not hash to ``sha256`` (the file is still being written).
+        """Store the bytes ``stage`` copied in ``place`` with their record and extra files; return the batch
+        directory. Raises StoreError when the stored bytes do not hash to ``sha256`` (the file is still
+        being written); on any failure nothing is left in staging.
         """
         target = self.batch_dir(batch_id_of(sha256), place)
-        staging = None
         try:
-            if staged is not None:
-                staging = staged.take(stored_name)
-            else:
-                staging = new_staging_dir(self.root / "staging", sha256)
-                copy_verified(source, staging / stored_name, sha256)
+            staging = staged.take(stored_name)
             for name, write in writers.items():
                 write(staging / name)
             atomic_write_json(staging / "record.json", record)
@@ -165,9 +159,7 @@ class Lake:
             os.rename(staging, target)  # the one step that makes the batch appear, whole
             fsync_dir(target.parent)
         except BaseException:
-            doomed = staged.directory if staged is not None else staging
-            if doomed is not None:
-                shutil.rmtree(doomed, ignore_errors=True)
+            staged.discard()
             raise
         with self.index.writing() as conn:
             self.index.add_batch(conn, place, record, target)

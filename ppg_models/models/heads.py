@@ -126,7 +126,7 @@ class SpectralHR(Head):
         present = level.squeeze(2) > 1e-6
         stacked = torch.log1p(power[:, :, self.gather] / (level.unsqueeze(3) + 1e-8))
         counted = 60.0 * x[:, BEAT_RATE, :1].float()  # (batch, 1) bpm, 0 where no pulses were counted
-        bump = torch.exp(-0.5 * ((self.bpm - counted) / self.BEAT_SIGMA_BPM).square()) * (counted > 0)
+        bump = self._near(counted) * (counted > 0)
         bump = bump.unsqueeze(1).expand(-1, stacked.shape[1], -1).unsqueeze(2)
         return torch.cat([stacked, bump], dim=2), present
 
@@ -146,13 +146,16 @@ class SpectralHR(Head):
         mean, std = self.mean_std[0], self.mean_std[1]
         return (bpm - mean) / std  # standardised, like every regression head
 
+    def _near(self, rate: torch.Tensor) -> torch.Tensor:
+        """(batch, candidates): a bump of width BEAT_SIGMA_BPM over the candidate rates at ``rate`` (bpm)."""
+        return torch.exp(-0.5 * ((self.bpm - rate) / self.BEAT_SIGMA_BPM).square())
+
     def _mix(self, spectral: torch.Tensor, probs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """(batch, 1) bpm: the counted rate where the spectrum agrees with it, else the spectral rate."""
         counted = 60.0 * x[:, BEAT_RATE, :1].float()
         has_count = (counted > 0).float()
         counted = counted.clamp(self.bpm[0], self.bpm[-1])
-        near = torch.exp(-0.5 * ((self.bpm - counted) / self.BEAT_SIGMA_BPM).square())
-        share = (probs * near).sum(dim=1, keepdim=True) * has_count  # the spectrum's mass at the count
+        share = (probs * self._near(counted)).sum(dim=1, keepdim=True) * has_count  # spectrum's mass there
         return share * counted + (1 - share) * spectral
 
 
