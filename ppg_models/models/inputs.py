@@ -21,9 +21,9 @@ as peaks). The inputs are built to be invariant to all of that:
    finds on the pulse channel ((pulses - 1) / time from first to last, the DSP baseline's estimator;
    0 with fewer than 3 pulses). Evidence for the HR head, which weighs it against the spectrum: on a
    clean window the counted rate is what HR labels mean, under motion the spectrum is the safer read.
-   Counted by ``BEAT_COUNTER`` 2: the detector searches a window again where its pulses leave a
-   missed-beat gap (``baselines.beats.detect_beats``); a model saved with counter 1 gets its own
-   count back at prediction (``MultiTaskModel.predict``).
+   Counted without the detector's missed-beat retry (which the DSP baseline uses): models trained on
+   the retry's counts were no better over 3 seeds, and IR-only HR was worse in each seed
+   (``benchmarks/results/robustness-beat-retry.md``).
 
 Missing channels are zeros with a presence flag of 0.
 """
@@ -50,7 +50,6 @@ INPUT_CHANNELS = (*SHAPE_CHANNELS, "pulse", *PI_CHANNELS, "beat_rate")  # (batch
 SHAPE_CLIP = 6.0  # standard deviations
 ORIENT_BAND = (0.5, 8.0)  # Hz
 GROUP_VOTE = 3  # windows of one (source, device) needed to decide orientation by majority
-BEAT_COUNTER = 2  # 1: the detector without the missed-beat retry (models saved before it)
 
 
 @dataclass(frozen=True)
@@ -147,20 +146,7 @@ def pulse_channel(present: np.ndarray) -> np.ndarray:
     return out
 
 
-def pulse_rate(pulse: np.ndarray, counter: int = BEAT_COUNTER) -> np.ndarray:
-    """The ``beat_rate`` input of pulse-channel rows (n, WINDOW_SAMPLES): Hz, 0 with fewer than 3 pulses;
-    ``counter`` 1 counts as models saved before the missed-beat retry were trained."""
-    beats = detect_beats(pulse.astype(np.float64), MODEL_FS, gap_retry=counter >= 2)
+def pulse_rate(pulse: np.ndarray) -> np.ndarray:
+    """The ``beat_rate`` input of pulse-channel rows (n, WINDOW_SAMPLES): Hz, 0 with fewer than 3 pulses."""
+    beats = detect_beats(pulse.astype(np.float64), MODEL_FS, gap_retry=False)
     return np.nan_to_num(beat_rate_hz(beats), nan=0.0)
-
-
-def recount(inputs: ModelInputs, counter: int) -> ModelInputs:
-    """``inputs`` with the ``beat_rate`` channel counted by ``counter`` (itself when it is current)."""
-    if counter == BEAT_COUNTER:
-        return inputs
-    x = inputs.x.copy()
-    rows = np.flatnonzero(inputs.present.any(axis=1))
-    if rows.size:
-        pulse = x[rows, INPUT_CHANNELS.index("pulse")]
-        x[rows, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(pulse, counter)[:, None]
-    return ModelInputs(x=x, present=inputs.present, level=inputs.level, flipped=inputs.flipped)

@@ -8,7 +8,7 @@ from torch import nn
 
 from ppg_models.models.backbones import create_backbone
 from ppg_models.models.heads import head_class
-from ppg_models.models.inputs import ModelInputs, recount
+from ppg_models.models.inputs import ModelInputs
 from ppg_models.models.spec import ModelSpec
 from ppg_models.tasks import get_task
 
@@ -114,9 +114,8 @@ class MultiTaskModel(nn.Module):
     @torch.no_grad()
     def predict(self, inputs: ModelInputs, batch_size: int = 256) -> dict[str, np.ndarray]:
         """Estimates in label units per task; NaN for windows lacking the channels (or, for SpO2, the
-        physical levels) a task needs. The beat-rate input is counted as this model was trained."""
+        physical levels) a task needs."""
         self.eval()
-        inputs = recount(inputs, self.spec.beat_counter)
         device = next(self.parameters()).device
         outs: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}
         for start in range(0, len(inputs.x), batch_size):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ppg_models.models.inputs import BEAT_COUNTER, INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
+from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
 from ppg_models.tasks import TASK_NAMES, get_task
 
 
@@ -26,13 +26,6 @@ class ModelSpec(BaseModel):
         True,
         description="The HR head takes the counted beat rate where its spectrum agrees with it; bundles"
         " saved before this field read the spectral rate alone, as they were trained and gated.",
-    )
-    beat_counter: int = Field(
-        BEAT_COUNTER,
-        ge=1,
-        le=BEAT_COUNTER,
-        description="How the beat_rate input was counted in training (2: with the missed-beat retry);"
-        " bundles saved before this field were trained on counter 1 and get it at prediction.",
     )
 
     @model_validator(mode="after")

@@ -23,9 +23,6 @@ from ppg_models.models.spec import ModelSpec
 
 WEIGHTS = "weights.pt"
 MANIFEST = "model.json"
-#: ModelSpec fields added after bundles were first saved, with the value that rebuilds what a bundle
-#: lacking the field was trained and gated with
-BEFORE_FIELDS = {"hr_counted_rate": False, "beat_counter": 1}
 
 
 class ModelIntegrityError(ValueError):
@@ -83,7 +80,7 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
         raise ModelIntegrityError(
             f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {expected}"
         )
-    saved = {**BEFORE_FIELDS, **manifest["spec"]}  # older bundles: the inputs and heads they were gated with
+    saved = {"hr_counted_rate": False, **manifest["spec"]}  # older bundles: the HR readout they were gated on
     spec = ModelSpec.model_validate(saved)
     if list(spec.input_channels) != list(INPUT_CHANNELS):
         raise ModelIntegrityError(

@@ -104,34 +104,3 @@ def test_a_bundle_saved_before_the_counted_rate_mix_keeps_the_hr_readout_it_was_
     model.heads["hr_g0"].counted_rate = False  # what the older release computed with these weights
     inputs = prepare_inputs(icu_batch.slice(0, 8))
     np.testing.assert_array_equal(older.predict(inputs)["hr"], model.predict(inputs)["hr"])
-
-
-def test_a_bundle_saved_before_the_missed_beat_retry_counts_beats_as_it_was_trained(bundle):
-    """The beat-rate input is counted with a missed-beat retry since ``beat_counter`` 2; a bundle whose
-    spec predates the field was trained on counter 1 and gets that count back at prediction."""
-    from ppg_models.models.inputs import BEAT_COUNTER, INPUT_CHANNELS, ModelInputs, pulse_rate, recount
-
-    model, path, _ = bundle
-    manifest = json.loads((path / MANIFEST).read_text())
-    assert manifest["spec"]["beat_counter"] == BEAT_COUNTER == 2
-    del manifest["spec"]["beat_counter"]
-    (path / MANIFEST).write_text(json.dumps(manifest))
-    older = load_bundle(path)
-    assert older.spec.beat_counter == 1
-
-    t = np.arange(1250) / 125.0  # 165 bpm pulses on a breathing baseline larger than them
-    phase = (t * 165 / 60.0) % 1.0
-    pulse = np.exp(-0.5 * ((phase - 0.25) / 0.08) ** 2) + 0.3 * np.exp(-0.5 * ((phase - 0.6) / 0.08) ** 2)
-    pulse = (
-        pulse + 1.8 * np.sin(2 * np.pi * 0.4 * t) + 0.02 * np.random.default_rng(0).standard_normal(t.size)
-    )
-    x = np.zeros((1, len(INPUT_CHANNELS), 1250), np.float32)
-    for channel in ("ir", "pulse"):
-        x[0, INPUT_CHANNELS.index(channel)] = (pulse - pulse.mean()) / pulse.std()
-    beat = INPUT_CHANNELS.index("beat_rate")
-    x[0, beat] = pulse_rate(x[:, INPUT_CHANNELS.index("pulse")])[0]
-    inputs = ModelInputs(x=x, present=np.array([[False, True, False]]), level=np.zeros((1, 3), bool))
-    counted_before = recount(inputs, 1)
-    assert 60 * x[0, beat, 0] == pytest.approx(165, abs=1)
-    assert 60 * counted_before.x[0, beat, 0] < 140, "counter 1 misses beats on this window"
-    np.testing.assert_array_equal(older.predict(inputs)["hr"], model.predict(counted_before)["hr"])
