@@ -40,7 +40,7 @@ def detect_beats(x: np.ndarray, fs: float, gap_retry: bool = True) -> DetectedBe
     kept when it leaves no gap. At fast rates a breath moves the baseline by more than a pulse within a
     few beats: the window's pulse height, taken over the baseline's swing too, sets a floor that the
     pulses on its slopes do not clear, and the count halves (a 174 bpm window read as 94). The model's
-    ``beat_rate`` input is counted without the retry (``models.inputs.pulse_rate`` says why).
+    ``beat_rate`` input is counted without the retry (``models.inputs`` says why).
     """
     pulse = pulse_signal(x, fs)
     f0 = dsp.dominant_frequency(pulse, fs, *HR_BAND)

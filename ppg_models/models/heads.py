@@ -1,5 +1,5 @@
 """Task heads. A head reads its group's features for its task (batch, C, steps) and, where it needs
-another view, the model input (batch, len(INPUT_CHANNELS), samples); it returns one value per task.
+another view, the model input (batch, len(spec.input_channels), samples); it returns one value per task.
 
 Heads are chosen by the catalogue's head name (SBP and DBP share "bp"), falling back on the task kind.
 """
@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
+from ppg_models.models.inputs import BASE_INPUTS, INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
 from ppg_models.tasks import get_task
 
 RED, IR, PULSE = INPUT_CHANNELS.index("red"), INPUT_CHANNELS.index("ir"), INPUT_CHANNELS.index("pulse")
 PI_RED, PI_IR = INPUT_CHANNELS.index("pi_red"), INPUT_CHANNELS.index("pi_ir")
 LIGHTS = [INPUT_CHANNELS.index(c) for c in ("red", "ir", "green")]
 BEAT_RATE = INPUT_CHANNELS.index("beat_rate")
+BEAT_INTERVAL = INPUT_CHANNELS.index("beat_interval")
 
 
 def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
@@ -29,6 +30,7 @@ def mlp(c_in: int, c_out: int, hidden: int = 64) -> nn.Sequential:
 class Head(nn.Module):
     in_label_units = False  # True: built with the task's label scaling (mean, std) as ``scaling``
     reads_counted_rate = False  # True: built with ``counted_rate`` (the spec's ``hr_counted_rate``)
+    reads_inputs = False  # True: built with ``inputs``, the names of the input channels the model reads
 
     def __init__(self, in_channels: int, tasks: Sequence[str]) -> None:
         super().__init__()
@@ -194,13 +196,18 @@ class ChannelAttentionSpO2(Head):
 
 class LowFrequencyRR(Head):
     """Respiratory rate from a long-context view: a GRU over the whole feature sequence plus dilated
-    convolutions over the input decimated to 5 Hz, where breathing modulations live."""
+    convolutions over the input decimated to 5 Hz, where breathing modulations live (the baseline of
+    the shape channels, and the respiratory sinus arrhythmia of the ``beat_interval`` tachogram)."""
 
-    def __init__(self, in_channels: int, tasks: Sequence[str], hidden: int = 48) -> None:
+    reads_inputs = True
+
+    def __init__(
+        self, in_channels: int, tasks: Sequence[str], hidden: int = 48, inputs: Sequence[str] = BASE_INPUTS
+    ) -> None:
         super().__init__(in_channels, tasks)
         self.gru = nn.GRU(in_channels, hidden, batch_first=True)
         self.slow = nn.Sequential(
-            nn.Conv1d(len(INPUT_CHANNELS), 32, 7, padding=3),
+            nn.Conv1d(len(inputs), 32, 7, padding=3),
             nn.GELU(),
             nn.Conv1d(32, 32, 7, padding=6, dilation=2),
             nn.GELU(),
@@ -250,12 +257,21 @@ class RhythmLogit(Head):
     dilated residual convolutions (dilations 1-32) to a receptive field of about 4.2 s, four or more
     beats at any heart rate above 60 bpm, so each step compares several intervals. Pooled by attention,
     by spread over time and by the mean step-to-step change (irregularity), with the shared view.
+
+    Where the model reads the ``beat_interval`` tachogram, its spread and its mean change over half a
+    second (about one beat: successive intervals) go to the MLP too: the irregularity itself, measured
+    on the counted pulses, rather than left for the encoder to find in a few epochs.
     """
 
     DILATIONS = (1, 2, 4, 8, 16, 32)
+    reads_inputs = True
+    LAG = int(MODEL_FS // 2)  # samples: successive intervals on the tachogram
 
-    def __init__(self, in_channels: int, tasks: Sequence[str], dim: int = 32) -> None:
+    def __init__(
+        self, in_channels: int, tasks: Sequence[str], dim: int = 32, inputs: Sequence[str] = BASE_INPUTS
+    ) -> None:
         super().__init__(in_channels, tasks)
+        self.tachogram = "beat_interval" in inputs
         self.pulse = nn.Sequential(
             nn.Conv1d(1, 16, 7, stride=2, padding=3),  # 62.5 Hz
             nn.GELU(),
@@ -265,7 +281,7 @@ class RhythmLogit(Head):
         )
         self.score_shared = nn.Conv1d(in_channels, 1, 1)
         self.score_pulse = nn.Conv1d(dim, 1, 1)
-        self.mlp = mlp(2 * in_channels + 3 * dim, len(self.tasks))
+        self.mlp = mlp(2 * in_channels + 3 * dim + (2 if self.tachogram else 0), len(self.tasks))
 
     @staticmethod
     def _pool(h: torch.Tensor, score: nn.Conv1d) -> torch.Tensor:
@@ -281,11 +297,12 @@ class RhythmLogit(Head):
     def forward(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         pulse = self.pulse(x[:, PULSE : PULSE + 1])  # (batch, dim, 313) at 31.25 Hz
         change = (pulse[:, :, 1:] - pulse[:, :, :-1]).abs().mean(dim=2)  # (batch, dim)
-        return self.mlp(
-            torch.cat(
-                [self._pool(features, self.score_shared), self._pool(pulse, self.score_pulse), change], dim=1
-            )
-        )
+        parts = [self._pool(features, self.score_shared), self._pool(pulse, self.score_pulse), change]
+        if self.tachogram:
+            s = x[:, BEAT_INTERVAL]
+            successive = (s[:, self.LAG :] - s[:, : -self.LAG]).abs().mean(dim=1, keepdim=True)
+            parts += [s.std(dim=1, keepdim=True), successive]
+        return self.mlp(torch.cat(parts, dim=1))
 
 
 HEADS_BY_NAME: dict[str, type[Head]] = {

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ppg_models.models.inputs import INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
+from ppg_models.models.inputs import BASE_INPUTS, INPUT_CHANNELS, MODEL_FS, WINDOW_SAMPLES
 from ppg_models.tasks import TASK_NAMES, get_task
 
 
@@ -19,7 +19,11 @@ class ModelSpec(BaseModel):
     backbone_params: dict[str, Any] = Field(default_factory=dict)
     label_mean: dict[str, float] = Field(default_factory=dict, description="Regression label scaling.")
     label_std: dict[str, float] = Field(default_factory=dict)
-    input_channels: list[str] = Field(default_factory=lambda: list(INPUT_CHANNELS))
+    input_channels: list[str] = Field(
+        default_factory=lambda: list(INPUT_CHANNELS),
+        description="The inputs the model reads: the first channels of models.inputs.INPUT_CHANNELS (a"
+        " bundle saved before a channel was added keeps the ones it was trained on).",
+    )
     fs: float = MODEL_FS
     samples: int = WINDOW_SAMPLES
     hr_counted_rate: bool = Field(
@@ -43,6 +47,12 @@ class ModelSpec(BaseModel):
         unknown = sorted(set(flat) - set(TASK_NAMES))
         if unknown:
             raise ValueError(f"groups: unknown tasks {unknown}; known tasks: {', '.join(TASK_NAMES)}")
+        n = len(self.input_channels)
+        if n < len(BASE_INPUTS) or list(self.input_channels) != list(INPUT_CHANNELS[:n]):
+            raise ValueError(
+                f"input_channels: {self.input_channels} are not inputs this release prepares (it prepares"
+                f" {list(INPUT_CHANNELS)}, and a model reads the first {len(BASE_INPUTS)} or more of them)"
+            )
         return self
 
     @property

@@ -7,9 +7,9 @@ augmentation (``data.exports.augment``) replaces a fixed few windows once; this 
 step, so every window is seen both ways across epochs.
 
 The kept channel is the one the ``pulse`` input was taken from, or green where the window has it (half
-of those), with the pulse and beat-rate inputs rebuilt from it: the reduced window is exactly what a
-real IR-only or green-only export of it would give (``models.inputs`` builds both from the best
-present channel), up to the orientation vote, which a real export takes on its one channel. Labels
+of those), with the pulse, beat-rate and beat-interval inputs rebuilt from it: the reduced window is
+exactly what a real IR-only or green-only export of it would give (``models.inputs`` builds them from
+the best present channel), up to the orientation vote, which a real export takes on its one channel. Labels
 the reduced window cannot support (SpO2 without red) become unlabeled for that step, as
 ``training.data.windows_from_table`` does for a real single-channel window.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ppg_models.models.inputs import INPUT_CHANNELS, PI_CHANNELS, pulse_channel, pulse_rate
+from ppg_models.models.inputs import INPUT_CHANNELS, PI_CHANNELS, pulse_channel, set_pulse_timing
 from ppg_models.tasks import CHANNELS
 
 _GREEN = CHANNELS.index("green")
@@ -32,7 +32,7 @@ def drop_channels(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A ``share`` of the windows (those with more than one channel) reduced to one channel: the pulse's,
     or, for half of those that have green beside it, green (the wrist wearables' only channel; its
-    pulse and beat-rate inputs are then rebuilt from green, as ``models.inputs`` would).
+    pulse and pulse-timing inputs are then rebuilt from green, as ``models.inputs`` would).
 
     ``x`` (windows, INPUT_CHANNELS, samples) is changed in place (pass a copy); returns ``x`` and the
     windows' new ``present`` and ``level`` flags, and the rows that were reduced."""
@@ -49,5 +49,5 @@ def drop_channels(
         level[lose, c] = False
     if to_green.size:
         x[to_green, _PULSE] = x[to_green, INPUT_CHANNELS.index("green")]
-        x[to_green, INPUT_CHANNELS.index("beat_rate")] = pulse_rate(x[to_green, _PULSE])[:, None]
+        set_pulse_timing(x, to_green)
     return x, present, level, rows

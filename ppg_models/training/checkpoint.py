@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from ppg_models.files import sha256_file
-from ppg_models.models.inputs import INPUT_CHANNELS
 from ppg_models.models.multitask import MultiTaskModel
 from ppg_models.models.spec import ModelSpec
 
@@ -81,12 +81,11 @@ def load_bundle(directory: str | Path, device: str | torch.device = "cpu") -> Mu
             f"{directory / WEIGHTS}: SHA-256 {actual} does not match the manifest's {expected}"
         )
     saved = {"hr_counted_rate": False, **manifest["spec"]}  # older bundles: the HR readout they were gated on
-    spec = ModelSpec.model_validate(saved)
-    if list(spec.input_channels) != list(INPUT_CHANNELS):
-        raise ModelIntegrityError(
-            f"{directory}: the model was trained on inputs {spec.input_channels}, but this release prepares"
-            f" {list(INPUT_CHANNELS)} (export-invariant shape and perfusion channels); retrain it"
-        )
+    try:
+        spec = ModelSpec.model_validate(saved)
+    except ValidationError as exc:  # e.g. inputs of a release before the export-invariant channels
+        why = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise ModelIntegrityError(f"{directory}: {why}; retrain it") from None
     model = MultiTaskModel(spec)
     try:
         model.load_state_dict(load_state(directory / WEIGHTS))
