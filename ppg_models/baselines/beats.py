@@ -19,6 +19,25 @@ class DetectedBeats:
     times: list[np.ndarray]  # per window, seconds of each pulse peak
     amplitudes: list[np.ndarray]  # per window, peak-to-preceding-trough height
     spectral_hz: np.ndarray  # (windows,) dominant cardiac frequency, the detector's prior
+    pulse: np.ndarray  # (windows, samples) the band-passed, upright pulse the peaks were found on
+    fs: float
+
+    def refined_times(self) -> list[np.ndarray]:
+        """Per window, the pulse times (s) moved to the vertex of the parabola through each peak sample
+        and its neighbours: whole samples alone jitter a 120 bpm interval by 1.6 % (62 or 63 samples at
+        125 Hz), near a breath's swing of it."""
+        out = []
+        for row, t in zip(self.pulse, self.times, strict=True):
+            p = np.rint(t * self.fs).astype(np.int64)
+            inner = (p > 0) & (p < row.size - 1)
+            q = p[inner]
+            left, mid, right = row[q - 1], row[q], row[q + 1]
+            curve = left - 2 * mid + right
+            shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+            exact = p.astype(np.float64)
+            exact[inner] += np.clip(shift, -0.5, 0.5)
+            out.append(exact / self.fs)
+        return out
 
 
 def pulse_signal(x: np.ndarray, fs: float) -> np.ndarray:
@@ -54,7 +73,7 @@ def detect_beats(x: np.ndarray, fs: float, gap_retry: bool = True) -> DetectedBe
                 peaks, prominences = again, again_prominences
         times.append(peaks / fs)
         amps.append(prominences)
-    return DetectedBeats(times=times, amplitudes=amps, spectral_hz=f0)
+    return DetectedBeats(times=times, amplitudes=amps, spectral_hz=f0, pulse=pulse, fs=fs)
 
 
 def _peaks(row: np.ndarray, fs: float, f0: float) -> tuple[np.ndarray, np.ndarray]:

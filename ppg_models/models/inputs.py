@@ -49,7 +49,7 @@ import pyarrow as pa
 from scipy import signal
 
 from ppg_models import dsp
-from ppg_models.baselines.beats import detect_beats, pulse_signal
+from ppg_models.baselines.beats import detect_beats
 from ppg_models.baselines.estimators import beat_rate_hz
 from ppg_models.data.arrays import group_by_length, to_matrix
 from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
@@ -170,23 +170,7 @@ def set_pulse_timing(x: np.ndarray, rows: np.ndarray) -> None:
     pulse = x[rows, INPUT_CHANNELS.index("pulse")].astype(np.float64)
     beats = detect_beats(pulse, MODEL_FS, gap_retry=False)
     x[rows, INPUT_CHANNELS.index("beat_rate")] = np.nan_to_num(beat_rate_hz(beats), nan=0.0)[:, None]
-    band = pulse_signal(pulse, MODEL_FS)  # what the detector found its peaks on
-    times = [_refined(row, t) for row, t in zip(band, beats.times, strict=True)]
-    x[rows, INPUT_CHANNELS.index("beat_interval")] = tachogram(times, x.shape[2])
-
-
-def _refined(pulse: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Peak times (s) moved to the vertex of the parabola through each peak sample and its neighbours:
-    whole samples alone jitter a 120 bpm interval by 1.6 % (62 or 63 samples), near a breath's swing."""
-    p = np.rint(times * MODEL_FS).astype(np.int64)
-    inner = (p > 0) & (p < pulse.size - 1)
-    q = p[inner]
-    left, mid, right = pulse[q - 1], pulse[q], pulse[q + 1]
-    curve = left - 2 * mid + right
-    shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
-    out = p.astype(np.float64)
-    out[inner] += np.clip(shift, -0.5, 0.5)
-    return out / MODEL_FS
+    x[rows, INPUT_CHANNELS.index("beat_interval")] = tachogram(beats.refined_times(), x.shape[2])
 
 
 def tachogram(times: list[np.ndarray], samples: int) -> np.ndarray:

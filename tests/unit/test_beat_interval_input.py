@@ -7,12 +7,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+from pulse_windows import clean_windows
 
 from ppg_models.data.arrays import to_list_array
 from ppg_models.data.exports import apply_export
 from ppg_models.models.inputs import BASE_INPUTS, BEAT_INTERVAL_GAIN, INPUT_CHANNELS, MODEL_FS, prepare_inputs
-from ppg_models.sim.pulse import pulse_shape, render_pulse
-from ppg_models.sim.rhythm import Beats
 from ppg_models.training.checkpoint import MANIFEST, ModelIntegrityError, load_bundle, save_bundle
 
 TACHOGRAM = INPUT_CHANNELS.index("beat_interval")
@@ -21,30 +20,8 @@ INNER = slice(int(1.5 * MODEL_FS), -int(1.5 * MODEL_FS))  # away from the held e
 
 def _windows(intervals: list[np.ndarray]) -> pa.Table:
     """Clean raw red/IR windows (10 s at 125 Hz, beats as dips) whose beats follow ``intervals`` (s)."""
-    ir, red = [], []
-    for gaps in intervals:
-        onsets = -2.0 + np.concatenate([[0.0], np.cumsum(gaps)])[None, :]
-        shape = pulse_shape(
-            np.array([120.0]),
-            np.array([80.0]),
-            np.array([60.0 / float(np.mean(gaps))]),
-            np.array([1.0]),
-            np.array([0.5]),
-            np.random.default_rng(0),
-        )
-        pulse = render_pulse(Beats(onsets, np.ones_like(onsets)), shape, MODEL_FS, 1250)[0]
-        ir.append(30000 * (1 - 0.02 * pulse))
-        red.append(24000 * (1 - 0.012 * pulse))
-    n = len(intervals)
-    return pa.table(
-        {
-            "window_id": [f"w{i}" for i in range(n)],
-            "fs": [MODEL_FS] * n,
-            "red": to_list_array(np.stack(red)),
-            "ir": to_list_array(np.stack(ir)),
-            "green": pa.nulls(n, pa.list_(pa.float32())),
-        }
-    )
+    onsets = [-2.0 + np.concatenate([[0.0], np.cumsum(gaps)]) for gaps in intervals]
+    return clean_windows(onsets, [60.0 / float(np.mean(gaps)) for gaps in intervals])
 
 
 def _breathing(mean_s: float, depth: float, breaths_per_min: float) -> np.ndarray:

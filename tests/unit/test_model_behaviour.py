@@ -9,12 +9,11 @@ here is marked slow.
 import numpy as np
 import pyarrow as pa
 import pytest
+from pulse_windows import clean_windows
 
 from ppg_models.data.arrays import to_list_array
 from ppg_models.data.exports import apply_export, augment
 from ppg_models.models.inputs import prepare_inputs
-from ppg_models.sim.pulse import pulse_shape, render_pulse
-from ppg_models.sim.rhythm import Beats
 from ppg_models.sim.simulate import simulate_batch
 from ppg_models.training.config import TrainConfig
 from ppg_models.training.data import split_by_subject, windows_from_table
@@ -45,30 +44,8 @@ def hr_model(tmp_path_factory):
 
 def _regular_windows(rates, amplitude: float = 1.0, fs: float = 125.0) -> pa.Table:
     """Clean red/IR windows with perfectly regular beats at each rate, sampled at ``fs`` for 10 s."""
-    ir, red = [], []
-    for bpm in rates:
-        onsets = -3 + 60.0 / bpm * np.arange(60)[None, :]
-        shape = pulse_shape(
-            np.array([120.0]),
-            np.array([80.0]),
-            np.array([float(bpm)]),
-            np.array([1.0]),
-            np.array([0.5]),
-            np.random.default_rng(0),
-        )
-        pulse = render_pulse(Beats(onsets, np.ones_like(onsets)), shape, fs, round(10 * fs))[0]
-        ir.append(amplitude * 30000 * (1 - 0.02 * pulse))
-        red.append(amplitude * 24000 * (1 - 0.012 * pulse))
-    n = len(rates)
-    return pa.table(
-        {
-            "window_id": [f"w{i}" for i in range(n)],
-            "fs": [fs] * n,
-            "red": to_list_array(np.stack(red)),
-            "ir": to_list_array(np.stack(ir)),
-            "green": pa.nulls(n, pa.list_(pa.float32())),
-        }
-    )
+    onsets = [-3 + 60.0 / bpm * np.arange(60) for bpm in rates]
+    return clean_windows(onsets, list(rates), fs=fs, amplitude=amplitude)
 
 
 @pytest.mark.slow
