@@ -1,8 +1,12 @@
 """Multi-task vs single-task on a fixed simulated benchmark, stratified by subject, over several seeds.
 
-Run: .venv/bin/python benchmarks/mtl.py [--quick] [--seeds N] [--jobs J] [--device cpu|cuda]
-Writes benchmarks/results/mtl.json and .md (mtl-quick.* with --quick, a smoke run); every finished
-seed is also kept in benchmarks/results/mtl-seeds/ so that an interrupted run loses nothing.
+Run: .venv/bin/python benchmarks/mtl.py [--quick] [--seeds N | --seed-ids I ...] [--jobs J]
+[--device cpu|cuda]. Writes benchmarks/results/mtl.json and .md (mtl-quick.* with --quick, a smoke
+run); every finished seed is also kept in benchmarks/results/mtl-seeds/ so that an interrupted run
+loses nothing. A full run takes hours on 2 cores, so it can be spread over several sittings:
+``--seed-ids 1`` measures seed 1 only and summarises it with the other seeds of the committed results
+(each seed records its commit; the report says whether the model code differs between them), and
+keeps the committed thread check unless ``--thread-check`` is given.
 
 Data: batches from every source in turn, plus a dedicated AF cohort (three further wearable studies,
 their subjects named apart) so that the stratified split (the training path's own
@@ -36,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mtl_report import markdown, summarise, thread_check_summary
-from results_io import CODE, RESULTS, write_results
+from results_io import CODE, RESULTS, same_model_code, write_results
 
 from ppg_models.baselines.run import BASELINE_TASKS, estimate_vitals
 from ppg_models.evaluation.paired import paired_improvement
@@ -295,6 +299,34 @@ def saved(mode_name: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, flo
     return per_seed, None if threads is None else {int(k): v for k, v in threads.items()}
 
 
+def published(
+    mode_name: str, device: str, measuring: set[int], rows: list[str] | None = None
+) -> tuple[list[dict[str, Any]], tuple[dict[int, dict[str, float]], dict[str, Any]] | None]:
+    """The seeds of the committed results of this mode and device that are not being measured again and
+    were measured on this checkout's model code (``ppg_models`` unchanged since their commit), and the
+    thread check (with its code) when it was too; seeds of other model code, or (given ``rows``) with
+    other rows, are named and left out."""
+    path = RESULTS / ("mtl-quick.json" if mode_name == "quick" else "mtl.json")
+    if not path.is_file():
+        return [], None
+    saved_run = json.loads(path.read_text())
+    if saved_run.get("settings") != MODES[mode_name] or saved_run.get("device") != device:
+        return [], None
+    seeds, other = [], []
+    for s in saved_run.get("per_seed", []):
+        if s["seed"] not in measuring:
+            same_rows = rows is None or [r["name"] for r in s["rows"]] == rows
+            same = same_rows and same_model_code((s.get("code") or {}).get("commit"))
+            (seeds if same else other).append(s["seed"])
+    if other:
+        print(f"committed seeds {other} were measured on other model code or rows: left out", flush=True)
+    kept = [s for s in saved_run["per_seed"] if s["seed"] in seeds]
+    check, code = saved_run.get("thread_check"), saved_run.get("thread_check_code")
+    if not check or not same_model_code((code or {}).get("commit")):
+        return kept, None
+    return kept, ({int(k): v for k, v in check["threads"].items()}, code)
+
+
 def seed_seconds(per_seed: list[dict[str, Any]]) -> float | None:
     """Training time summed over the kept seeds (each records its own), or None when any seed predates
     that record: a summary never borrows the wall time of an earlier results file."""
@@ -310,6 +342,12 @@ def main() -> None:
         "--quick", action="store_true", help="a smoke run of a few minutes: tiny data, 3 epochs"
     )
     parser.add_argument("--seeds", type=int, help="number of seeds (default: the mode's, 3)")
+    parser.add_argument(
+        "--seed-ids", type=int, nargs="+", help="measure only these seeds; the others come from the results"
+    )
+    parser.add_argument(
+        "--thread-check", action="store_true", help="with --seed-ids: run the 1 vs 2 thread check too"
+    )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="seeds trained at once")
     parser.add_argument(
         "--models", nargs="*", help=f"multi-task rows to train (default all: {', '.join(MULTI)})"
@@ -319,17 +357,26 @@ def main() -> None:
     args = parser.parse_args()
     mode_name = "quick" if args.quick else "full"
     mode = MODES[mode_name]
-    seeds = list(range(args.seeds or mode["seeds"]))
+    seeds = args.seed_ids or list(range(args.seeds or mode["seeds"]))
     started = time.perf_counter()
     if args.summarise:
         per_seed, threads = saved(mode_name)
         if not per_seed:
             raise SystemExit(f"no kept seeds in {RESULTS / 'mtl-seeds'} for the {mode_name} mode")
+        threads_code = None  # a kept thread check does not record its code
     else:
         n = len(seeds)
         with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, n))) as pool:
             per_seed = list(pool.map(run_seed, [mode_name] * n, seeds, [args.device] * n, [args.models] * n))
-            threads = pool.submit(thread_check, mode_name, args.device).result()
+            check = not args.seed_ids or args.thread_check
+            threads = pool.submit(thread_check, mode_name, args.device).result() if check else None
+        threads_code = CODE if threads else None
+        if args.seed_ids:
+            rows = [r["name"] for r in per_seed[0]["rows"]]
+            earlier, earlier_check = published(mode_name, args.device, set(seeds), rows)
+            per_seed = sorted(earlier + per_seed, key=lambda r: r["seed"])
+            if threads is None and earlier_check is not None:
+                threads, threads_code = earlier_check
     summary = summarise(per_seed, inference_times(args.models))
     payload = {
         "mode": mode_name,
@@ -341,11 +388,12 @@ def main() -> None:
         "fractions": FRACTIONS,
         "summary": summary,
         "thread_check": None if threads is None else thread_check_summary(threads),
+        "thread_check_code": threads_code,
         "per_seed": per_seed,
         "wall_seconds": None if args.summarise else round(time.perf_counter() - started, 1),
         "seed_seconds": seed_seconds(per_seed),
     }
-    if args.summarise:  # the results name the code the kept seeds were measured on, not today's
+    if args.summarise or args.seed_ids:  # the code each seed was measured on, not only today's
         payload["code"] = kept_code(per_seed)
     write_results("mtl-quick" if args.quick else "mtl", payload, markdown(payload))
 

@@ -188,6 +188,17 @@ def _cell(stats: dict[str, Any], digits: int = 3) -> str:
     return text + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if lo is not None and hi is not None else " [n/a]")
 
 
+def _seed_count(payload: dict[str, Any]) -> str:
+    have, want = [s["seed"] for s in payload["per_seed"]], payload["settings"]["seeds"]
+    if len(have) >= want:
+        return f"{len(have)} seeds ({', '.join(map(str, have))})."
+    return (
+        f"**INCOMPLETE: {len(have)} of the {want} seeds** ({', '.join(map(str, have))}); the other seeds"
+        " have not been measured on this code, so the SDs below are not the benchmark's and the targets"
+        " are not judged on them."
+    )
+
+
 def markdown(payload: dict[str, Any]) -> str:
     s, settings = payload["summary"], payload["settings"]
     first = payload["per_seed"][0]
@@ -199,12 +210,14 @@ def markdown(payload: dict[str, Any]) -> str:
     lines = [
         f"# Multi-task benchmark: {kind}",
         "",
-        f"{len(payload['per_seed'])} seeds (split and initialisation), {settings['epochs']} epochs max,"
+        _seed_count(payload),
+        "",
+        f"Seeds vary the split and initialisation; {settings['epochs']} epochs max,"
         f" patience {settings['patience']}, {settings['epoch_windows']} windows per epoch,"
         f" {payload['device']};"
-        f" windows per part (seed 0) {first['windows']}, subjects {first['subjects']}, AF-positive subjects"
-        f" {first['af_positive_subjects']}. Cells: mean ± SD over seeds [mean of the seeds' 95 %"
-        " subject-bootstrap interval bounds].",
+        f" windows per part (seed {first['seed']}) {first['windows']}, subjects {first['subjects']},"
+        f" AF-positive subjects {first['af_positive_subjects']}. Cells: mean ± SD over seeds [mean of the"
+        " seeds' 95 % subject-bootstrap interval bounds].",
         "",
         "| model | params | Δm % | "
         + " | ".join(f"{t} {get_task(t).primary_metric}" for t in TASK_NAMES)
@@ -233,7 +246,10 @@ def markdown(payload: dict[str, Any]) -> str:
             " difference is against that model."
         )
     t = s["targets"]
+    provisional = len(payload["per_seed"]) < settings["seeds"]
     lines += ["", f"Chosen multi-task model: **{t['chosen']}** ({t['rule']})."]
+    if provisional:
+        lines.append("Provisional: judged on an incomplete set of seeds (see above).")
     for k in (
         "parameter_ratio",
         "af_auroc_paired_diff_lowest_lower_bound",
@@ -242,11 +258,14 @@ def markdown(payload: dict[str, Any]) -> str:
     ):
         lines.append(f"- {k}: {t[k]:.3g}")
     lines += [f"- {k}: {'met' if v else 'NOT met'}" for k, v in t["met"].items()]
-    tc = payload["thread_check"] or {"af_auroc_diff": float("nan"), "hr_mae_diff": float("nan"), "met": False}
-    lines.append(
-        f"- 1 vs 2 threads (equal weights, 2 epochs): AF AUROC differs by {tc['af_auroc_diff']:.4f},"
-        f" HR MAE by {tc['hr_mae_diff']:.3f} bpm: {'met' if tc['met'] else 'NOT met'}"
-    )
+    tc = payload["thread_check"]
+    if tc is None:
+        lines.append("- 1 vs 2 threads (equal weights, 2 epochs): not measured on this model code")
+    else:
+        lines.append(
+            f"- 1 vs 2 threads (equal weights, 2 epochs): AF AUROC differs by {tc['af_auroc_diff']:.4f},"
+            f" HR MAE by {tc['hr_mae_diff']:.3f} bpm: {'met' if tc['met'] else 'NOT met'}"
+        )
     timing = []
     if payload.get("wall_seconds"):
         timing.append(f"Wall time {payload['wall_seconds'] / 60:.1f} min.")

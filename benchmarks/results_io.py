@@ -48,6 +48,23 @@ def code_version() -> dict[str, object]:
 CODE = code_version()  # taken when the benchmark starts, not when it ends
 
 
+def same_model_code(commit: object) -> bool:
+    """Whether ``commit`` trained the same models as this checkout: no change to ``ppg_models`` between
+    it and the working tree (committed or not). False when that cannot be told."""
+    if not commit or not CODE["commit"]:
+        return False
+    try:
+        done = subprocess.run(
+            ["git", "diff", "--quiet", str(commit), "--", "ppg_models"],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 def short(commit: object, missing: str = "not recorded") -> str:
     """A commit as results print it (10 characters), or ``missing``."""
     return str(commit)[:10] if commit else missing
@@ -56,8 +73,16 @@ def short(commit: object, missing: str = "not recorded") -> str:
 def code_line(code: dict[str, object] | None = None) -> str:
     code = code or CODE
     if "per_seed" in code:  # summarised from kept seeds measured on different code
-        commits = [short((c or {}).get("commit")) for c in code["per_seed"]]
-        return f"Code: the seeds were measured on different code: {', '.join(commits)}."
+        commits = [(c or {}).get("commit") for c in code["per_seed"]]
+        same = all(same_model_code(c) for c in commits)
+        return (
+            f"Code: the seeds were measured at different commits: {', '.join(short(c) for c in commits)}; "
+            + (
+                "their model code (ppg_models) is the same as this checkout's."
+                if same
+                else "their model code differs."
+            )
+        )
     commit = short(code.get("commit"), "unknown (not a git checkout)")
     changed = code.get("uncommitted") or []
     extra = f", with uncommitted changes to {', '.join(changed)}" if changed else ""

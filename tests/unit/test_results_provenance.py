@@ -10,6 +10,7 @@ import pytest
 _saved = list(sys.path)
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import mtl  # noqa: E402
+import mtl_report  # noqa: E402
 import results_io  # noqa: E402
 import tune_report  # noqa: E402
 
@@ -72,7 +73,54 @@ def test_no_negative_zero_in_paired_differences():
 
 def test_seeds_from_different_code_are_named_each():
     line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": "d" * 40}, None]})
-    assert line == "Code: the seeds were measured on different code: dddddddddd, not recorded."
+    assert line == (
+        "Code: the seeds were measured at different commits: dddddddddd, not recorded;"
+        " their model code differs."
+    )
+
+
+def test_seeds_at_commits_with_this_model_code_say_so():
+    head = results_io.CODE["commit"]
+    line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": head}] * 2})
+    assert line.endswith("their model code (ppg_models) is the same as this checkout's.")
+    assert not results_io.same_model_code("0" * 40)  # not a commit of this repository
+    assert not results_io.same_model_code(None)
+
+
+def _seed(seed: int, commit: str | None) -> dict:
+    return {"seed": seed, "code": {"commit": commit, "uncommitted": []}, "rows": []}
+
+
+def test_a_partial_run_takes_only_committed_seeds_of_the_same_model_code(tmp_path, monkeypatch):
+    """--seed-ids 1 measures seed 1; seeds 0 and 2 come from the committed results only when they were
+    measured on this model code, and the thread check only when it was."""
+    head = results_io.CODE["commit"]
+    monkeypatch.setattr(mtl, "RESULTS", tmp_path)
+    committed = {
+        "settings": mtl.MODES["full"],
+        "device": "cpu",
+        "per_seed": [_seed(0, head), _seed(1, head), _seed(2, None)],
+        "thread_check": {"threads": {"1": {"hr": 1.0, "af": 0.9}, "2": {"hr": 1.0, "af": 0.9}}},
+        "thread_check_code": {"commit": head},
+    }
+    (tmp_path / "mtl.json").write_text(json.dumps(committed))
+    seeds, check = mtl.published("full", "cpu", {1})
+    assert [s["seed"] for s in seeds] == [0]  # 1 is being measured; 2 has no recorded code
+    assert check == ({1: {"hr": 1.0, "af": 0.9}, 2: {"hr": 1.0, "af": 0.9}}, {"commit": head})
+    committed["thread_check_code"] = None
+    (tmp_path / "mtl.json").write_text(json.dumps(committed))
+    assert mtl.published("full", "cpu", {1})[1] is None
+    assert mtl.published("full", "cpu", {1}, rows=["single-hr"])[0] == []  # other rows than this run's
+    assert mtl.published("quick", "cpu", set()) == ([], None)  # mtl-quick.json: none committed here
+    assert mtl.published("full", "cuda", set()) == ([], None)  # another device's run
+
+
+def test_an_incomplete_run_says_so_and_judges_nothing_final():
+    payload = {"per_seed": [{"seed": 1}], "settings": {"seeds": 3}}
+    line = mtl_report._seed_count(payload)
+    assert line.startswith("**INCOMPLETE: 1 of the 3 seeds** (1)")
+    payload["per_seed"] = [{"seed": 0}, {"seed": 1}, {"seed": 2}]
+    assert mtl_report._seed_count(payload) == "3 seeds (0, 1, 2)."
 
 
 def test_a_summary_of_kept_seeds_never_borrows_an_earlier_files_wall_time():
