@@ -7,7 +7,7 @@ them into one ``Decision`` under the policy; it is a pure function.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -54,7 +54,9 @@ class Finding:
         return f"{self.check}{where}: {self.observed}{rows}; allowed: {self.allowed}"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """Plain JSON-ready values (built directly: ``asdict`` deep-copies every window id, ~0.6 s for
+        a 100k-window batch)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["window_ids"] = list(self.window_ids)
         out["description"] = self.describe()
         return out
@@ -72,7 +74,12 @@ class Decision:
         return self.outcome != Outcome.QUARANTINED
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"reasons": list(self.reasons), "warnings": list(self.warnings)}
+        return {
+            "outcome": self.outcome,
+            "reasons": list(self.reasons),
+            "dropped": {wid: list(checks) for wid, checks in self.dropped.items()},
+            "warnings": list(self.warnings),
+        }
 
 
 def _dropped_windows(findings: list[Finding]) -> dict[str, list[str]]:
