@@ -2,6 +2,7 @@
 uncommitted project files; a seed kept from an earlier run on other code is reported as such."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,10 +80,33 @@ def test_seeds_from_different_code_are_named_each():
     )
 
 
-def test_seeds_at_commits_with_this_model_code_say_so():
-    head = results_io.CODE["commit"]
-    line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": head}] * 2})
+def test_seeds_at_commits_with_this_model_code_say_so(monkeypatch):
+    monkeypatch.setattr(results_io, "same_model_code", lambda commit: commit == "c" * 40)
+    line = results_io.code_line({"commit": None, "uncommitted": [], "per_seed": [{"commit": "c" * 40}] * 2})
     assert line.endswith("their model code (ppg_models) is the same as this checkout's.")
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_same_model_code_compares_ppg_models_with_the_working_tree(tmp_path, monkeypatch):
+    """A commit counts as this model code while nothing under ppg_models differs from it, committed or
+    not; a change elsewhere does not matter; an unknown commit or none never counts."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "ppg_models").mkdir()
+    (tmp_path / "ppg_models" / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("v1\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    first = _git(tmp_path, "rev-parse", "HEAD")
+    monkeypatch.setattr(results_io, "ROOT", tmp_path)
+    monkeypatch.setattr(results_io, "CODE", {"commit": first, "uncommitted": []})
+    (tmp_path / "README.md").write_text("v2\n")
+    assert results_io.same_model_code(first)
+    (tmp_path / "ppg_models" / "a.py").write_text("x = 2\n")  # uncommitted model change
+    assert not results_io.same_model_code(first)
     assert not results_io.same_model_code("0" * 40)  # not a commit of this repository
     assert not results_io.same_model_code(None)
 
@@ -94,7 +118,8 @@ def _seed(seed: int, commit: str | None) -> dict:
 def test_a_partial_run_takes_only_committed_seeds_of_the_same_model_code(tmp_path, monkeypatch):
     """--seed-ids 1 measures seed 1; seeds 0 and 2 come from the committed results only when they were
     measured on this model code, and the thread check only when it was."""
-    head = results_io.CODE["commit"]
+    head = "c" * 40
+    monkeypatch.setattr(mtl, "same_model_code", lambda commit: commit == head)
     monkeypatch.setattr(mtl, "RESULTS", tmp_path)
     committed = {
         "settings": mtl.MODES["full"],
