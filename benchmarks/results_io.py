@@ -18,6 +18,9 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS.parent.parent
 CODE_PATHS = ("ppg_models", "flows", "registry", "dashboard", "benchmarks", "pyproject.toml")
+#: what trains and scores the benchmarks' models: ppg_models less the ingest checks and the device-export
+#: importers, which no training benchmark imports (tests/unit/test_results_provenance.py checks that)
+MODEL_CODE = ("ppg_models", ":(exclude)ppg_models/ingest", ":(exclude)ppg_models/importers")
 
 
 def machine() -> dict[str, object]:
@@ -49,20 +52,22 @@ CODE = code_version()  # taken when the benchmark starts, not when it ends
 
 
 def same_model_code(commit: object) -> bool:
-    """Whether ``commit`` trained the same models as this checkout: no change to ``ppg_models`` between
-    it and the working tree (committed or not). False when that cannot be told."""
+    """Whether ``commit`` trained the same models as this checkout: no change to the model code
+    (``MODEL_CODE``) between it and the working tree, committed or not, and no untracked file in it.
+    False when that cannot be told."""
     if not commit or not CODE["commit"]:
         return False
     try:
-        done = subprocess.run(
-            ["git", "diff", "--quiet", str(commit), "--", "ppg_models"],
+        diff = subprocess.run(
+            ["git", "diff", "--quiet", str(commit), "--", *MODEL_CODE],
             cwd=ROOT,
             capture_output=True,
             timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return done.returncode == 0
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", *MODEL_CODE)
+    return diff.returncode == 0 and untracked == ""
 
 
 def short(commit: object, missing: str = "not recorded") -> str:

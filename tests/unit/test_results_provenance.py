@@ -95,17 +95,22 @@ def test_same_model_code_compares_ppg_models_with_the_working_tree(tmp_path, mon
     """A commit counts as this model code while nothing under ppg_models differs from it, committed or
     not; a change elsewhere does not matter; an unknown commit or none never counts."""
     _git(tmp_path, "init", "-q")
-    (tmp_path / "ppg_models").mkdir()
-    (tmp_path / "ppg_models" / "a.py").write_text("x = 1\n")
-    (tmp_path / "README.md").write_text("v1\n")
+    for path in ("ppg_models/a.py", "ppg_models/ingest/b.py", "README.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("v1\n")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     first = _git(tmp_path, "rev-parse", "HEAD")
     monkeypatch.setattr(results_io, "ROOT", tmp_path)
     monkeypatch.setattr(results_io, "CODE", {"commit": first, "uncommitted": []})
-    (tmp_path / "README.md").write_text("v2\n")
     assert results_io.same_model_code(first)
-    (tmp_path / "ppg_models" / "a.py").write_text("x = 2\n")  # uncommitted model change
+    (tmp_path / "README.md").write_text("v2\n")
+    (tmp_path / "ppg_models" / "ingest" / "b.py").write_text("v2\n")  # no training benchmark imports it
+    assert results_io.same_model_code(first)
+    (tmp_path / "ppg_models" / "a.py").write_text("v2\n")  # uncommitted model change
+    assert not results_io.same_model_code(first)
+    (tmp_path / "ppg_models" / "a.py").write_text("v1\n")
+    (tmp_path / "ppg_models" / "new.py").write_text("v1\n")  # untracked model file
     assert not results_io.same_model_code(first)
     assert not results_io.same_model_code("0" * 40)  # not a commit of this repository
     assert not results_io.same_model_code(None)
@@ -176,3 +181,15 @@ def test_training_noise_compares_retrained_groups_not_repeats_of_one_run():
     assert noise["hr"]["config_iqr"] == pytest.approx(1.0)  # 5.0 5.0 5.5 6.0 7.0: 6.0 - 5.0
     line = "\n".join(tune_report._noise_lines(noise))
     assert "hr 0.500 (max 0.500; IQR over configurations 1.000)" in line
+
+
+def test_the_training_benchmarks_never_load_the_code_left_out_of_model_code():
+    """same_model_code ignores ppg_models/ingest and ppg_models/importers: honest only while the
+    benchmarks that keep seeds never import them (checked in a fresh interpreter)."""
+    bench = Path(__file__).resolve().parents[2] / "benchmarks"
+    probe = (
+        f"import sys; sys.path.insert(0, {str(bench)!r}); import mtl, tune; "
+        "print(sorted(m for m in sys.modules if m.startswith(('ppg_models.ingest', 'ppg_models.importers'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
