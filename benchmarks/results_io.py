@@ -23,12 +23,27 @@ CODE_PATHS = ("ppg_models", "flows", "registry", "dashboard", "benchmarks", "pyp
 MODEL_CODE = ("ppg_models", ":(exclude)ppg_models/ingest", ":(exclude)ppg_models/importers")
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name and vector extensions (Linux): training is bit-for-bit repeatable on one
+    machine, not across CPUs whose kernels round differently, so a result names the CPU it ran on."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    vector = sorted({f for f in fields.get("flags", "").split() if f.startswith(("avx", "amx"))})
+    name = fields.get("model name")
+    return f"{name} ({' '.join(vector) or 'no AVX'})" if name else None
+
+
 def machine() -> dict[str, object]:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus_visible": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
     }
 
 
