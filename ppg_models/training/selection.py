@@ -2,9 +2,16 @@
 
 One checkpoint for all tasks lets the noisiest or slowest task decide every task's epoch: a task still
 improving is cut short when another has stopped. Groups have their own backbones and heads, so each can
-be kept from its own best epoch. A group's monitor is the mean over its tasks of the validation loss
-relative to the task's first one (every task counts the same whatever its loss scale). Training stops
-when every group has gone ``patience`` epochs without improving.
+be kept from its own best epoch. Training stops when every group has gone ``patience`` epochs without
+improving.
+
+A group's monitor is the geometric mean over its tasks of the validation loss relative to the task's
+first one: a 10 % gain on one task weighs the same as a 10 % loss on another, whatever the tasks' loss
+scales and however far each has come. The arithmetic mean of the ratios let the tasks that learned least
+decide: on the full MTL benchmark (seed 0, equal weights) SBP and DBP stayed near their first loss
+(ratio ~1, swinging by +-0.3 from epoch to epoch) while RR fell to 0.14 and SpO2 to 0.35 and were still
+improving; the BP swings set the monitor, the run stopped at epoch 17 keeping epoch 11, and SpO2 ended
+at 2.5 % ARMS against 1.1 % for the single-task model.
 """
 
 from __future__ import annotations
@@ -34,11 +41,15 @@ class GroupSelection:
         self.stale = [0] * len(self.groups)
 
     def monitor(self, val: dict[str, float], tasks: Sequence[str] | None = None) -> float:
-        """Mean relative validation loss over ``tasks`` (default: every task with a loss)."""
+        """Geometric mean of the relative validation losses over ``tasks`` (default: every task with a
+        loss); a non-finite loss makes the monitor infinite (never an improvement)."""
         for task, value in val.items():
-            self.reference.setdefault(task, max(value, 1e-8))
+            if math.isfinite(value):
+                self.reference.setdefault(task, max(value, 1e-8))
         chosen = [t for t in (tasks if tasks is not None else val) if t in val]
-        return float(np.mean([val[t] / self.reference[t] for t in chosen])) if chosen else math.inf
+        if not chosen or any(not math.isfinite(val[t]) or t not in self.reference for t in chosen):
+            return math.inf
+        return float(np.exp(np.mean([np.log(max(val[t], 1e-12) / self.reference[t]) for t in chosen])))
 
     def observe(
         self,

@@ -290,3 +290,20 @@ def test_heads_fine_tuned_on_frozen_features_keep_their_own_best_and_leave_the_b
     for head in report.values():  # the kept states are the ones reported
         assert sum(measured[t] for t in head["tasks"]) == pytest.approx(head["val_after"], rel=1e-5)
     assert all(p.requires_grad for p in tuned.model.parameters()), "trainable again for a resumed run"
+
+
+def test_group_monitor_is_the_geometric_mean_of_relative_losses():
+    """A task stuck near its first loss and swinging by 30 % must not outvote two tasks still improving
+    (the arithmetic mean of the ratios did: the full benchmark stopped with SpO2 at twice its error)."""
+    from ppg_models.training.selection import GroupSelection
+
+    sel = GroupSelection([["spo2", "rr", "sbp"]], patience=2)
+    assert sel.monitor({"spo2": 0.2, "rr": 0.3, "sbp": 0.5}) == pytest.approx(1.0)
+    before = sel.monitor({"spo2": 0.1, "rr": 0.06, "sbp": 0.4})  # ratios 0.5, 0.2, 0.8
+    after = sel.monitor({"spo2": 0.07, "rr": 0.04, "sbp": 0.6})  # 0.35, 0.13, 1.2: two tasks better
+    assert after < before
+    assert before == pytest.approx((0.5 * 0.2 * 0.8) ** (1 / 3))
+    assert sel.monitor({"spo2": 0.1, "rr": 0.06, "sbp": 0.4}, ["spo2"]) == pytest.approx(0.5)
+    assert sel.monitor({"spo2": float("nan"), "rr": 0.06, "sbp": 0.4}) == float("inf")
+    assert sel.monitor({"spo2": 0.0, "rr": 0.06, "sbp": 0.4}) > 0  # a zero loss: finite, tiny
+    assert sel.monitor({}) == float("inf")
