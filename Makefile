@@ -16,11 +16,10 @@ demo: $(STAMP)
 	$(BIN)/ppg demo
 
 # Two pytest workers (pytest-xdist), one test file each at a time: module fixtures stay in one process.
-# Much of the suite waits on servers it starts, so two workers beat one even on 2 cores. Files are handed
-# out longest first (tests/file_seconds.py), not by xdist's default of most tests first.
+# Much of the suite waits on servers it starts, so two workers beat one even on 2 cores.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives the system browser; its own download does
 # not work offline). Installed once with apt-get, as root or through passwordless sudo.

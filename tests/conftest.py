@@ -108,14 +108,6 @@ def _cluster_problem() -> str | None:
     return None if ray.is_file() else f"the ray command is not installed ({ray})"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest test files first (``tests/file_seconds.py``); a stable sort keeps each file's order."""
-    from file_seconds import load, longest_first
-
-    table = load()
-    items.sort(key=lambda item: longest_first(item.nodeid, table))
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests of the production configuration fail instead of skipping when CI requires it:
     PPG_REQUIRE_POSTGRES=1 for the ``postgres`` marker, PPG_REQUIRE_BROWSER=1 for ``browser``,
