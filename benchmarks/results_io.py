@@ -72,17 +72,8 @@ def same_model_code(commit: object) -> bool:
     False when that cannot be told."""
     if not commit or not CODE["commit"]:
         return False
-    try:
-        diff = subprocess.run(
-            ["git", "diff", "--quiet", str(commit), "--", *MODEL_CODE],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    untracked = _git("ls-files", "--others", "--exclude-standard", "--", *MODEL_CODE)
-    return diff.returncode == 0 and untracked == ""
+    unchanged = _git("diff", "--quiet", str(commit), "--", *MODEL_CODE) is not None  # None: differs or fails
+    return unchanged and _git("ls-files", "--others", "--exclude-standard", "--", *MODEL_CODE) == ""
 
 
 def short(commit: object, missing: str = "not recorded") -> str:
