@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,17 +29,24 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def _start_ingest(home: Path, files: int = 30) -> tuple[subprocess.Popen, int]:
+def _start_ingest(home: Path, files: int = 40) -> tuple[subprocess.Popen, int]:
+    """`ppg ingest` over ``files`` simulated batches, returned once it has filed its first one: well
+    inside the run whatever the machine's speed (a fixed sleep let a fast machine finish every file first)."""
     write_simulated(home / "lake" / "incoming", files, 300, 4)
     env = {**os.environ, "PPG_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen([str(PPG), "ingest"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(PPG), "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    seen = []
+    for line in proc.stderr:  # a line per filed file when stderr is not a terminal: "[1/40] accepted: ..."
+        seen.append(line)
+        if line.startswith(f"[1/{files}]"):
+            break
+    else:
+        raise AssertionError(f"ingest ended before filing a file: {''.join(seen)[-2000:]}")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe from filling
     record = home / "prefect" / "server.json"
-    deadline = time.monotonic() + 120
-    while not record.is_file() and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        time.sleep(0.2)
-    time.sleep(3)  # well inside the run: files are being checked
     return proc, int(json.loads(record.read_text())["pid"])
 
 
@@ -68,15 +76,20 @@ def test_sigkill_of_ingest_takes_its_server_down_and_the_next_run_finishes(tmp_p
     assert summary["counts"].get("error", 0) == 0
     assert list((home / "lake" / "incoming").iterdir()) == []
     filed = list((home / "lake" / "accepted").iterdir()) + list((home / "lake" / "quarantine").iterdir())
-    assert len(filed) == 30, "every file ends in exactly one place"
+    assert len(filed) == 40, "every file ends in exactly one place"
 
 
 def test_sigterm_ends_ingest_and_its_server(tmp_path):
-    proc, server = _start_ingest(tmp_path / "home")
+    home = tmp_path / "home"
+    proc, server = _start_ingest(home)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 128 + signal.SIGTERM
     assert _gone_within(server, 15)
-    assert not (tmp_path / "home" / "prefect" / "server.json").exists()
+    assert not (home / "prefect" / "server.json").exists()
+    left = list((home / "lake" / "incoming").iterdir())
+    filed = list((home / "lake" / "accepted").iterdir()) + list((home / "lake" / "quarantine").iterdir())
+    assert left, "the run stopped between files: the files not yet checked stay incoming"
+    assert len(left) + len(filed) == 40, "every file is in exactly one place"
 
 
 def test_the_next_run_stops_a_server_whose_owner_is_gone(tmp_path):
