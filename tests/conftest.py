@@ -15,6 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+# Two test workers (and the servers they start) share the machine's cores: every PyTorch process keeps
+# to one thread (OMP_NUM_THREADS before torch is imported; PPG_MAX_THREADS caps a training config's
+# ``threads``, in this process and the commands and servers it starts). Two threads train 2.1x slower
+# than one while the other core is busy (benchmarks/results/threads_under_load.md).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PPG_MAX_THREADS", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: no telemetry attempts
 # one migrated Prefect database template for the whole run (flows/prefect_template.py), not ~/.cache
 os.environ.setdefault("PPG_CACHE_DIR", tempfile.mkdtemp(prefix="ppg-test-cache-"))

@@ -99,6 +99,7 @@ def train_cmd(
         "splits": run.splits,
         "best_epoch": run.training.best_epoch,
         "train_windows_per_s": round(run.training.windows_per_second, 1),
+        "threads": run.training.threads,
         "test": {t: {m: iv.value for m, iv in r.metrics.items()} for t, r in run.report.tasks.items()},
         **registered,
     }

@@ -90,6 +90,14 @@ def _plan(config: TuneConfig, parts, say: Say) -> dict[str, Any]:
     }
 
 
+def trial_base(config: TuneConfig) -> dict[str, Any]:
+    """The base training configuration of every trial: with the threads of the CPUs Ray gives a trial
+    (``cpus_per_trial``, at least one), not more; trials side by side would otherwise oversubscribe."""
+    base = config.base.model_dump(mode="json")
+    base["threads"] = min(base["threads"], max(1, int(config.search.cpus_per_trial)))
+    return base
+
+
 def _tuner(config: TuneConfig, plan: dict[str, Any], parts, resume: bool, callbacks: list):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -101,7 +109,7 @@ def _tuner(config: TuneConfig, plan: dict[str, Any], parts, resume: bool, callba
         tune.with_parameters(
             run_trial,
             parts=parts,
-            base=config.base.model_dump(mode="json"),
+            base=trial_base(config),
             space=config.space.model_dump(mode="json"),
         ),
         {"cpu": config.search.cpus_per_trial},

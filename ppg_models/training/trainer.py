@@ -8,6 +8,7 @@ Progress is reported through ``on_progress(event)`` so that callers choose how t
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ class TrainResult:
     resumed_from: int | None = None
     best_epochs: dict[str, int] | None = None  # per group ("hr+spo2"), the epoch its weights come from
     head_tuning: dict[str, Any] | None = None  # per head: validation loss before and after, epoch kept
+    threads: int | None = None  # CPU threads it trained with (``thread_count``)
 
     @property
     def windows_per_second(self) -> float:
@@ -60,9 +62,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+MAX_THREADS_VARIABLE = "PPG_MAX_THREADS"
+
+
+def thread_count(requested: int) -> int:
+    """The CPU threads training uses: ``requested``, at most ``PPG_MAX_THREADS`` where that is set.
+
+    Processes that share a few cores (parallel test workers, trainings side by side) set it to their
+    share. On 2 cores, two PyTorch threads train 1.7x faster than one on a quiet machine but 2.1x slower
+    while another process keeps one core busy (``benchmarks/results/threads_under_load.md``)."""
+    raw = os.environ.get(MAX_THREADS_VARIABLE, "").strip()
+    if not raw:
+        return requested
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ValueError(f"{MAX_THREADS_VARIABLE}={raw!r}: not a number of threads (a whole number >= 1)")
+    return min(requested, cap)
+
+
 def seed_everything(seed: int, threads: int) -> None:
     torch.manual_seed(seed)
-    torch.set_num_threads(threads)
+    torch.set_num_threads(thread_count(threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
@@ -325,4 +348,5 @@ def train(
         resumed_from=resumed,
         best_epochs=trainer.best_epochs(),
         head_tuning=tuned,
+        threads=torch.get_num_threads(),
     )

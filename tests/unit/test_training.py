@@ -16,7 +16,7 @@ from ppg_models.training.data import (
     split_by_subject,
     windows_from_table,
 )
-from ppg_models.training.trainer import train
+from ppg_models.training.trainer import MAX_THREADS_VARIABLE, thread_count, train
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +307,24 @@ def test_group_monitor_is_the_geometric_mean_of_relative_losses():
     assert sel.monitor({"spo2": float("nan"), "rr": 0.06, "sbp": 0.4}) == float("inf")
     assert sel.monitor({"spo2": 0.0, "rr": 0.06, "sbp": 0.4}) > 0  # a zero loss: finite, tiny
     assert sel.monitor({}) == float("inf")
+
+
+def test_ppg_max_threads_caps_the_threads_of_a_training_and_a_bad_value_is_named(monkeypatch):
+    monkeypatch.delenv(MAX_THREADS_VARIABLE, raising=False)
+    assert thread_count(2) == 2
+    monkeypatch.setenv(MAX_THREADS_VARIABLE, "1")
+    assert (thread_count(2), thread_count(1)) == (1, 1)
+    monkeypatch.setenv(MAX_THREADS_VARIABLE, "4")
+    assert thread_count(2) == 2
+    for bad in ("0", "two", "1.5", "-1"):
+        monkeypatch.setenv(MAX_THREADS_VARIABLE, bad)
+        with pytest.raises(ValueError, match=rf"PPG_MAX_THREADS='{bad}': not a number of threads"):
+            thread_count(2)
+
+
+def test_a_training_reports_the_threads_it_used(config, windows, tmp_path, monkeypatch):
+    monkeypatch.setenv(MAX_THREADS_VARIABLE, "1")
+    parts = split_by_subject(windows.meta["subject_id"].tolist(), seed=0)
+    cfg = config(optim={"epochs": 1}, threads=2)
+    result = train(cfg, windows.subset(parts["train"]), windows.subset(parts["val"]), tmp_path / "c")
+    assert result.threads == torch.get_num_threads() == 1

@@ -8,6 +8,7 @@ import pytest
 from optuna.trial import TrialState
 
 from flows.tune.config import Space, TuneConfig, TuneConfigError
+from flows.tune.search import trial_base
 from flows.tune.searcher import ConstrainedOptunaSearch, constrained_sampler
 from flows.tune.space import (
     SpaceDefinition,
@@ -126,6 +127,15 @@ def test_a_trial_configuration_takes_the_sampled_choices(tmp_path):
     assert cfg.balancer.params == {"lr": 0.05}
     assert cfg.optim.lr == 0.003
     assert cfg.model.backbone_params == {"widths": [8, 8, 16, 16], "stem_width": 4}
+
+
+@pytest.mark.parametrize(
+    ("cpus", "threads", "expected"), [(1, 2, 1), (0.5, 2, 1), (2, 2, 2), (4, 2, 2), (2, 1, 1)]
+)
+def test_a_trial_trains_with_the_threads_of_the_cpus_it_is_given(cpus, threads, expected):
+    """Trials side by side must not oversubscribe the cores Ray shares out between them."""
+    raw = {"name": "s", "base": BASE | {"threads": threads}, "search": {"cpus_per_trial": cpus}}
+    assert trial_base(TuneConfig.from_dict(raw))["threads"] == expected
 
 
 def test_the_search_starts_with_the_ranked_groupings_each_with_every_balancer_then_the_references():
