@@ -21,6 +21,9 @@ import pytest
 # than one while the other core is busy (benchmarks/results/threads_under_load.md).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PPG_MAX_THREADS", "1")
+# Ray starts its workers (search trials) at nice 15; beside the other test worker's CPU-bound tests a trial
+# got 4 % of a core here and a 3-trial resume ran past its 600 s limit. Tests share the machine fairly.
+os.environ.setdefault("RAY_worker_niceness", "0")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline: no telemetry attempts
 # one migrated Prefect database template for the whole run (flows/prefect_template.py), not ~/.cache
 os.environ.setdefault("PPG_CACHE_DIR", tempfile.mkdtemp(prefix="ppg-test-cache-"))
