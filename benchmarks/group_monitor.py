@@ -36,7 +36,6 @@ from results_io import write_results
 from ppg_models.evaluation.report import evaluate
 from ppg_models.tasks import TASK_NAMES, get_task
 from ppg_models.training.config import TrainConfig
-from ppg_models.training.data import windows_from_table
 from ppg_models.training.selection import GroupSelection
 from ppg_models.training.trainer import Trainer
 
@@ -59,8 +58,7 @@ def train_seed(seed: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     started = time.perf_counter()
     mode = mtl.MODES["full"]
-    tables, _ = mtl.split(mtl.benchmark_table(mode), mtl.DATA_SEED + seed)
-    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    _, parts, _ = mtl.seed_parts(mode, mtl.DATA_SEED + seed)
     epochs = []
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig.from_dict(

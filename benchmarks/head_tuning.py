@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mtl import DATA_SEED, benchmark_table, scored, split, train_one
+from mtl import DATA_SEED, scored, seed_parts, train_one
 from results_io import write_results
 
 from ppg_models.tasks import TASK_NAMES, get_task
-from ppg_models.training.data import windows_from_table
 
 MODE = {"batches": 6, "windows": 400, "af_batches": 12, "af_windows": 250, "epochs": 10,
         "patience": 4, "epoch_windows": 1024, "bootstrap": 300}  # fmt: skip
@@ -43,8 +42,7 @@ def _run(seed: int, tuned: bool) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    tables, af_subjects = split(benchmark_table(MODE), DATA_SEED + seed)
-    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    _, parts, af_subjects = seed_parts(MODE, DATA_SEED + seed)
     optim = {"head_tuning": TUNING} if tuned else None
     t0 = time.perf_counter()
     run = train_one("mtl-upgrad", {}, {"name": "upgrad"}, parts, MODE, seed, "cpu", optim=optim)

@@ -112,6 +112,15 @@ def split(table: pa.Table, seed: int) -> tuple[dict[str, pa.Table], dict[str, in
     return parts, counts
 
 
+def seed_parts(
+    mode: dict[str, Any], split_seed: int
+) -> tuple[dict[str, pa.Table], dict[str, WindowSet], dict[str, int]]:
+    """The benchmark's tables split for ``split_seed``, their model inputs, and each part's AF-positive
+    subject count: what every benchmark trained on this data starts from."""
+    tables, af_subjects = split(benchmark_table(mode), split_seed)
+    return tables, {name: windows_from_table(t) for name, t in tables.items()}, af_subjects
+
+
 def inference_ms_per_window(model_section: dict[str, Any], repeats: int = 7) -> float:
     """CPU time per window of one forward pass over 256 windows (2 threads, nothing else running: timed
     apart from training, on a model of the row's architecture)."""
@@ -230,9 +239,7 @@ def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -
     torch.set_num_threads(1)
     started = time.perf_counter()
     mode = MODES[mode_name]
-    table = benchmark_table(mode)
-    tables, af_subjects = split(table, DATA_SEED + seed)
-    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    tables, parts, af_subjects = seed_parts(mode, DATA_SEED + seed)
     runs = [
         train_one(f"single-{t}", {"tasks": [t]}, {"name": "fixed"}, parts, mode, seed, device)
         for t in TASK_NAMES
@@ -278,8 +285,7 @@ def run_seed(mode_name: str, seed: int, device: str, models: list[str] | None) -
 def thread_check(mode_name: str, device: str) -> dict[str, Any]:
     """The equal-weight model trained twice on seed 0, with 1 and with 2 CPU threads."""
     mode = MODES[mode_name] | {"epochs": 2}
-    tables, _ = split(benchmark_table(mode), DATA_SEED)
-    parts = {name: windows_from_table(t) for name, t in tables.items()}
+    _, parts, _ = seed_parts(mode, DATA_SEED)
     out = {}
     for threads in (1, 2):
         run = train_one(f"threads-{threads}", {}, {"name": "fixed"}, parts, mode, 0, device, threads=threads)

@@ -21,6 +21,7 @@ Every figure is the test split's, with its 95 % subject-bootstrap interval (``mt
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -36,7 +37,6 @@ import mtl
 from results_io import write_results
 
 from ppg_models.tasks import TASK_NAMES, get_task
-from ppg_models.training.data import windows_from_table
 
 FOUR = ["hr", "spo2", "rr", "af"]
 ROWS: dict[str, dict[str, Any]] = {
@@ -47,13 +47,15 @@ ROWS: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.lru_cache(maxsize=1)  # jobs come seed by seed: a worker builds each seed's data once
+def _parts(seed: int) -> dict:
+    return mtl.seed_parts(mtl.MODES["full"], mtl.DATA_SEED + seed)[1]
+
+
 def train_row(job: tuple[int, str]) -> dict[str, Any]:
     seed, name = job
     torch.set_num_threads(1)
-    mode = mtl.MODES["full"]
-    tables, _ = mtl.split(mtl.benchmark_table(mode), mtl.DATA_SEED + seed)
-    parts = {n: windows_from_table(t) for n, t in tables.items()}
-    run = mtl.train_one(name, ROWS[name], {"name": "fixed"}, parts, mode, seed, "cpu")
+    run = mtl.train_one(name, ROWS[name], {"name": "fixed"}, _parts(seed), mtl.MODES["full"], seed, "cpu")
     return {
         "seed": seed,
         "name": name,
@@ -65,9 +67,8 @@ def train_row(job: tuple[int, str]) -> dict[str, Any]:
     }
 
 
-def _value(row: dict[str, Any], task: str, metric: str) -> float | None:
-    entry = row["tasks"].get(task)
-    return entry[metric]["value"] if entry and metric in entry else None
+def _entry(row: dict[str, Any], task: str, metric: str) -> dict[str, Any] | None:
+    return row["tasks"].get(task, {}).get(metric)
 
 
 def _cell(entry: dict[str, Any] | None) -> str:
@@ -95,13 +96,10 @@ def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
         "|" + "---|" * (len(cols) + 3),
     ]
     for r in rows:
-        cells = []
-        for t, m in cols:
-            entry = r["tasks"].get(t, {}).get(m)
-            cells.append(_cell(entry))
+        cells = [_cell(_entry(r, t, m)) for t, m in cols]
         lines.append(f"| {r['seed']} | {r['name']} | " + " | ".join(cells) + f" | {r['parameters']:,} |")
     lines += ["", "Mean over seeds, SpO2 ARMS: " + ", ".join(
-        f"{name} {np.mean([_value(r, 'spo2', 'arms') for r in rows if r['name'] == name]):.2f}"
+        f"{name} {np.mean([_entry(r, 'spo2', 'arms')['value'] for r in rows if r['name'] == name]):.2f}"
         for name in ROWS
     ) + "."]  # fmt: skip
     return "\n".join(lines)
