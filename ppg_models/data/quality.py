@@ -44,6 +44,7 @@ TOTAL_BAND = (0.1, 8.0)
 PULSE_BAND = (0.5, 8.0)  # Hz: the pulse and its harmonics
 NOISE_FLOOR_TOP = 40.0  # Hz: the noise floor is read from PULSE_BAND's top to here (below 50/60 Hz mains)
 CHUNK_ROWS = 256
+MIN_SECONDS = 1.0 / CARDIAC_BAND[0]  # one cycle of the slowest pulse: a shorter row holds no usable signal
 
 
 def long_run_cover(mask: np.ndarray, k: int, extra: int = 0) -> np.ndarray:
@@ -137,8 +138,12 @@ def _spectral_features(
 
 
 def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
-    """Quality features of each row of ``x`` (windows, samples) sampled at ``fs`` Hz."""
+    """Quality features of each row of ``x`` (windows, samples) sampled at ``fs`` Hz. Rows shorter than
+    ``MIN_SECONDS`` (an empty list, a stray sample) or at a rate that is not a positive number have no
+    usable signal: all of it counts as missing and the other features are NaN."""
     x = np.asarray(x, dtype=np.float64)
+    if not (np.isfinite(fs) and fs > 0) or x.shape[1] < max(2 * CLIP_MIN_SAMPLES, MIN_SECONDS * fs):
+        return {f: np.full(x.shape[0], 1.0 if f == "missing_frac" else np.nan) for f in FEATURES}
     nan = np.isnan(x)
     missing = nan.mean(axis=1)
     all_missing = missing == 1.0

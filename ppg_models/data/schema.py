@@ -26,6 +26,7 @@ MOTION_LEVELS = ("none", "low", "high")
 SKIN_TONES = (1, 2, 3, 4, 5, 6)  # Fitzpatrick
 OPTIONAL_COLUMNS = frozenset({"green"})
 NOT_NULL_COLUMNS = frozenset({*ID_COLUMNS, "fs"})
+MIN_WINDOW_SECONDS = 2.0  # one cycle of a 30 bpm pulse: a shorter window is too short for any estimate
 
 _SIGNAL = pa.list_(pa.float32())
 _LABEL_TYPES = {"regression": pa.float32(), "binary": pa.int8()}
@@ -198,9 +199,17 @@ def row_problems(table: pa.Table, repeats: bool = True) -> list[RowProblem]:
     no_channel = reduce(pc.and_, [pc.is_null(lengths[ch]) for ch in CHANNELS])
     check("ir", "no signal channel present (red, ir and green are all null)", no_channel)
     reference = pc.coalesce(*[lengths[ch] for ch in CHANNELS])
+    rate = pc.if_else(pc.and_(pc.is_finite(fs), pc.greater(fs, 0)), fs, None)  # bad rates: named above
     for ch in CHANNELS:
         check(ch, "signal is empty", pc.equal(lengths[ch], 0))
         check(ch, "channel length differs from the other channels", pc.not_equal(lengths[ch], reference))
+        seconds = pc.divide(pc.cast(lengths[ch], pa.float64()), rate)
+        short = pc.and_(pc.greater(lengths[ch], 0), pc.less(seconds, MIN_WINDOW_SECONDS))
+        check(
+            ch,
+            f"signal is shorter than {MIN_WINDOW_SECONDS:g} s (samples / fs): too short to estimate",
+            short,
+        )
 
     def outside(column: str, allowed: pa.Array) -> pa.ChunkedArray:
         values = table.column(column)

@@ -79,6 +79,23 @@ def test_infinite_samples_fail_even_without_the_power_ratio_limit(lake, value):
     assert "signal holds infinite samples" in " | ".join(outcome.reasons)
 
 
+@pytest.mark.parametrize(("samples", "words"), [(0, "signal is empty"), (1, "signal is shorter than 2 s")])
+def test_an_empty_or_one_sample_channel_drops_its_window_not_the_file(lake, samples, words):
+    """Fuzzed: the quality features raised on these rows, so the file ended as an ingest error."""
+    table = clean_batch()
+    ir = table.column("ir").to_pylist()
+    ir[4] = ir[4][:samples]
+    path = _age(write_raw(replace_column(table, "ir", pa.array(ir, table.schema.field("ir").type)),
+                          lake.incoming / "short.parquet"))  # fmt: skip
+    outcome = _run(lake, path)
+    assert outcome.outcome == "accepted_with_drops", outcome
+    text = " | ".join(outcome.reasons)
+    assert f"contract 'ir': {words}" in text
+    assert table.column("window_id")[4].as_py() in text
+    _, loaded = version_table(lake)
+    assert loaded.num_rows == table.num_rows - 1
+
+
 def test_a_labeled_window_of_noise_is_dropped_for_its_missing_pulse(lake):
     def sensor_off(ir):  # electronic noise around the level: no pulse, though the window is labeled
         ir[2, :] = np.round(30000 + 3 * np.random.default_rng(2).standard_normal(ir.shape[1]))

@@ -100,6 +100,28 @@ def test_channels_of_different_lengths_name_the_windows(icu_batch, tmp_path):
     assert "in 3 rows" in str(err)
 
 
+@pytest.mark.parametrize(("samples", "words"), [(0, "signal is empty"), (1, "shorter than 2 s"),
+                                                (249, "shorter than 2 s")])  # fmt: skip
+def test_a_window_too_short_for_any_estimate_is_refused_by_name(icu_batch, tmp_path, samples, words):
+    """An empty or stray-sample window crashed the quality features and the DSP baseline (fuzzed)."""
+    rows = {ch: icu_batch.column(ch).to_pylist() for ch in ("red", "ir")}
+    bad = icu_batch
+    for ch, values in rows.items():
+        values[2] = values[2][:samples]  # 125 Hz: 249 samples is just under 2 s
+        bad = _set(bad, ch, pa.array(values, pa.list_(pa.float32())))
+    pq.write_table(bad, tmp_path / "s.parquet")
+    err = _expect(tmp_path / "s.parquet", "red", words)
+    assert icu_batch.column("window_id")[2].as_py() in str(err)
+    assert "in 1 rows" in str(err)
+
+
+def test_a_window_of_two_seconds_is_long_enough(icu_batch, tmp_path):
+    two = {ch: [row[:250] for row in icu_batch.column(ch).to_pylist()] for ch in ("red", "ir")}
+    table = _set(_set(icu_batch, "red", pa.array(two["red"], pa.list_(pa.float32()))), "ir",
+                 pa.array(two["ir"], pa.list_(pa.float32())))  # fmt: skip
+    assert read_batch(write_batch(table, tmp_path / "two.parquet")).num_rows == icu_batch.num_rows
+
+
 def test_duplicate_window_ids_and_null_subjects(icu_batch, tmp_path):
     ids = icu_batch.column("window_id").to_pylist()
     ids[5] = ids[4]

@@ -62,6 +62,16 @@ def test_all_missing_window_gives_nan_features_not_an_error():
     assert np.isnan(q["skewness"][0])
 
 
+@pytest.mark.parametrize(("samples", "fs"), [(0, FS), (1, FS), (200, FS), (1250, 0.0), (1250, np.nan),
+                                              (1250, -FS), (1250, 1e9)])  # fmt: skip
+def test_a_row_too_short_or_at_a_bad_rate_has_no_usable_signal_not_an_error(samples, fs):
+    """Under 2 s of signal (or no valid rate): everything counts as missing; before, an empty row raised
+    ValueError and a one-sample row IndexError, and ingest reported the file as an error."""
+    q = quality_features(_pulse(3)[:, :samples], fs)
+    assert list(q["missing_frac"]) == [1.0, 1.0, 1.0]
+    assert all(np.isnan(q[f]).all() for f in FEATURES if f != "missing_frac")
+
+
 def test_scaling_the_amplitude_changes_no_feature_but_none():
     x = _pulse()
     a, b = quality_features(x, FS), quality_features(3 * x, FS)
