@@ -116,7 +116,8 @@ ImportOpts = {
     "subject": typer.Option(help="Subject id (default: the record name)."),
     "channel": typer.Option("--channel", help="Map a column to a channel: COLUMN=ir (repeatable)."),
     "fs": typer.Option(help="Resample to this rate (100, 125 or 250 Hz); default: keep."),
-    "window": typer.Option(help="Window length in seconds."),
+    # min: the batch contract's MIN_WINDOW_SECONDS (imported lazily: `ppg --help` stays fast)
+    "window": typer.Option(min=2.0, help="Window length in seconds."),
     "hop": typer.Option(min=0.1, help="Seconds between window starts (default: the window; less overlaps)."),
 }
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ppg_models.importers.names import CHANNEL_ALIASES, LABEL_ALIASES, TIME_ALIASES, map_names, normalise
+from ppg_models.importers.names import (
+    CHANNEL_ALIASES,
+    LABEL_ALIASES,
+    MS_TIME_ALIASES,
+    TIME_ALIASES,
+    map_names,
+    normalise,
+)
 from ppg_models.importers.recording import ImportReport, Numeric, Recording
 from ppg_models.tasks import TASK_NAMES
 
@@ -23,27 +30,73 @@ class ImportFormatError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
-def _read(path: Path) -> pd.DataFrame:
+SEPARATORS = (",", ";", "\t")
+
+
+def _dialect(path: Path) -> tuple[str, str]:
+    """(separator, decimal mark) from the first two lines: a header's most frequent of ``SEPARATORS``;
+    decimal commas where the separator is not a comma and the first data line holds commas (the
+    European spreadsheet and device-software export: ``time;pleth`` / ``0,008;1021,5``)."""
     try:
-        frame = pd.read_csv(path, skipinitialspace=True)
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            header, data = f.readline(), f.readline()
+    except OSError as exc:
+        raise ImportFormatError(path, f"not readable ({exc.strerror})") from None
+    sep = max(SEPARATORS, key=header.count) if any(c in header for c in SEPARATORS) else ","
+    return sep, ("," if sep != "," and "," in data else ".")
+
+
+def _read(path: Path, report: ImportReport | None = None) -> pd.DataFrame:
+    sep, decimal = _dialect(path)
+    try:
+        frame = pd.read_csv(path, sep=sep, decimal=decimal, skipinitialspace=True, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ImportFormatError(path, f"not a readable CSV file ({exc})") from None
     if frame.empty:
         raise ImportFormatError(path, "no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
+    if report is not None and (sep, decimal) != (",", "."):
+        shown = {"\t": "tab"}.get(sep, repr(sep))
+        report.notes.append(f"{path.name}: read as {shown}-separated with {decimal!r} as the decimal mark")
     return frame
+
+
+def _numbers(path: Path, frame: pd.DataFrame, column: str, report: ImportReport) -> np.ndarray:
+    """A signal column as floats; cells that are not finite numbers become missing samples, with a note."""
+    raw = frame[column]
+    x = np.array(pd.to_numeric(raw, errors="coerce"), dtype=float)  # a copy: cells are edited below
+    text = np.flatnonzero(np.isnan(x) & raw.notna().to_numpy())
+    infinite = np.flatnonzero(np.isinf(x))
+    x[infinite] = np.nan
+    if text.size:
+        report.notes.append(
+            f"{path.name}: column {column!r}: {text.size} cells are not numbers (first {raw.iloc[text[0]]!r}"
+            f" at data row {text[0] + 1}): read as missing samples"
+        )
+    if infinite.size:
+        report.notes.append(
+            f"{path.name}: column {column!r}: {infinite.size} infinite values (first at data row"
+            f" {infinite[0] + 1}): read as missing samples"
+        )
+    empty = int(raw.isna().sum())
+    if empty:
+        report.notes.append(f"{path.name}: column {column!r}: {empty} empty cells: missing samples")
+    return x
 
 
 def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timestamp | None]:
     """The time column's name, seconds from the first row, and the wall-clock start if it has one."""
-    name = next((c for c in frame.columns if normalise(c) in TIME_ALIASES), None)
+    name = next((c for c in frame.columns if normalise(c) in TIME_ALIASES + MS_TIME_ALIASES), None)
     if name is None:
         raise ImportFormatError(
-            path, f"no time column (looked for {list(TIME_ALIASES)}; columns: {list(frame.columns)})"
+            path,
+            f"no time column (looked for {list(TIME_ALIASES)}, or {list(MS_TIME_ALIASES)} in milliseconds;"
+            f" columns: {list(frame.columns)})",
         )
     raw = frame[name]
     if pd.api.types.is_numeric_dtype(raw):
-        t, start = raw.to_numpy(dtype=float), None
+        scale = 1e-3 if normalise(name) in MS_TIME_ALIASES else 1.0
+        t, start = raw.to_numpy(dtype=float) * scale, None
     else:
         try:
             stamps = pd.to_datetime(raw, utc=True)
@@ -53,8 +106,14 @@ def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timesta
             ) from None
         start = stamps.iloc[0]
         t = (stamps - start).dt.total_seconds().to_numpy()
-    if np.isnan(t).any():
-        raise ImportFormatError(path, f"column {name!r}: {int(np.isnan(t).sum())} rows have no time")
+    if not np.isfinite(t).all():
+        raise ImportFormatError(path, f"column {name!r}: {int((~np.isfinite(t)).sum())} rows have no time")
+    if t.size < 2:
+        raise ImportFormatError(path, f"one data row: column {name!r} cannot tell the sampling rate")
+    if t[-1] == t[0]:
+        raise ImportFormatError(
+            path, f"column {name!r}: the time never advances (all {t.size} rows at {str(raw.iloc[0])!r})"
+        )
     steps = np.diff(t)
     if (steps < 0).any():
         row = int(np.flatnonzero(steps < 0)[0]) + 2
@@ -114,8 +173,8 @@ def read_csv_recording(
 ) -> tuple[Recording, ImportReport]:
     """Read a CSV export into a Recording. ``channel_map`` maps column names to channels."""
     path = Path(path)
-    frame = _read(path)
     report = ImportReport(source_file=str(path))
+    frame = _read(path, report)
     time_col, t, start = _times(path, frame)
     t, repeated = spread_ticks(t)
     if repeated:
@@ -138,7 +197,7 @@ def read_csv_recording(
     regular = np.allclose(np.diff(t), 1 / rate, rtol=0.01, atol=0)
     signals = {}
     for column, channel in channels.items():
-        x = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        x = _numbers(path, frame, column, report)
         signals[channel] = x if regular else _uniform(t, x, rate)
     if not regular:
         report.notes.append(f"irregular time stamps: interpolated onto a {rate:g} Hz grid")
@@ -153,7 +212,7 @@ def read_csv_recording(
     labels = _labels(frame, t, label_cols, SIGNAL_FILE_LABELS)
     report.ignored_columns = [c for c in label_cols if c not in map_names(label_cols, SIGNAL_FILE_LABELS)]
     if numerics is not None:
-        num_frame = _read(Path(numerics))
+        num_frame = _read(Path(numerics), report)
         num_time, num_t, num_start = _times(Path(numerics), num_frame)
         if start is not None and num_start is not None:
             num_t = num_t + (num_start - start).total_seconds()

@@ -41,6 +41,8 @@ LABEL_ALIASES = {
 }
 
 TIME_ALIASES = ("time", "times", "t", "timestamp", "elapsedtime", "timeseconds", "seconds")
+# Numbers in milliseconds ("time_ms", "Time (ms)", "timestamp_ms", "millis"): many device exports.
+MS_TIME_ALIASES = ("timems", "timestampms", "elapsedtimems", "ms", "millis", "milliseconds")
 
 
 def normalise(name: str) -> str:

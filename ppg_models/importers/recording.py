@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ppg_models import dsp
 from ppg_models.data.arrays import to_list_array
-from ppg_models.data.schema import BATCH_SCHEMA, conform
+from ppg_models.data.schema import BATCH_SCHEMA, MIN_WINDOW_SECONDS, conform
 from ppg_models.tasks import CHANNELS, TASKS, get_task
 
 SUPPORTED_RATES = (100.0, 125.0, 250.0)
@@ -86,6 +86,21 @@ def _window_labels(
     return out
 
 
+def _with_samples(
+    signals: dict[str, np.ndarray], starts: np.ndarray, length: int, report: ImportReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """(window numbers, starts) of the windows that hold at least one sample: a window wholly inside a
+    gap (a sensor off for an hour) is left out with a note, rather than filed as an empty window that
+    ingest would drop, and whose share could quarantine the whole batch. Numbers keep window ids stable."""
+    has = np.zeros(starts.size, bool)
+    for x in signals.values():
+        counts = np.r_[0, np.cumsum(np.isfinite(x))]
+        has |= counts[np.minimum(starts + length, x.size)] > counts[np.minimum(starts, x.size)]
+    if (~has).any():
+        report.notes.append(f"{int((~has).sum())} windows lie wholly inside gaps (no sample): left out")
+    return np.flatnonzero(has), starts[has]
+
+
 def to_windows(
     rec: Recording,
     *,
@@ -98,6 +113,8 @@ def to_windows(
     report: ImportReport,
 ) -> pa.Table:
     """Cut ``rec`` into windows of ``window_s`` seconds every ``hop_s`` seconds at ``fs_out`` Hz."""
+    if not window_s >= MIN_WINDOW_SECONDS:  # also NaN
+        raise ValueError(f"{rec.name}: window of {window_s} s; at least {MIN_WINDOW_SECONDS:g} s is needed")
     unknown = set(rec.channels) - set(CHANNELS)
     if unknown:
         raise ValueError(
@@ -114,15 +131,18 @@ def to_windows(
     signals = {ch: resample(x, rec.fs, fs) for ch, x in rec.channels.items()}
     n_total = min(x.size for x in signals.values())
     length = round(window_s * fs)
-    hop = round(hop_s * fs)
+    hop = round(hop_s * fs) if hop_s > 0 else 0  # also NaN
+    if hop < 1:
+        raise ValueError(f"{rec.name}: hop of {hop_s} s; windows must start at least one sample apart")
     starts_idx = np.arange(0, n_total - length + 1, hop)
     if starts_idx.size == 0:
         report.notes.append(f"recording is shorter than one window ({n_total / fs:.1f} s < {window_s} s)")
+    numbers, starts_idx = _with_samples(signals, starts_idx, length, report)
     starts_s = starts_idx / fs  # whole samples: a hop of 0.33 s at 125 Hz is 41 samples, 0.328 s
     report.window_starts_s += starts_s.tolist()
     n = starts_idx.size
     data: dict[str, pa.Array] = {
-        "window_id": pa.array([f"{source}-{rec.name}-w{i:05d}" for i in range(n)], pa.string()),
+        "window_id": pa.array([f"{source}-{rec.name}-w{i:05d}" for i in numbers], pa.string()),
         "subject_id": pa.array([subject_id] * n, pa.string()),
         "source": pa.array([source] * n, pa.string()),
         "device": pa.array([device] * n, pa.string()),

@@ -88,6 +88,18 @@ def test_overlapping_windows_and_an_unsupported_rate(tmp_path, pleth):
         _windows(rec, fs_out=64.0)
 
 
+@pytest.mark.parametrize(("kw", "words"), [({"window_s": 0.0}, "window of 0.0 s"),
+                                          ({"window_s": 1.5}, "at least 2 s"),
+                                          ({"window_s": float("nan")}, "window of nan s"),
+                                          ({"hop_s": 0.001}, "hop of 0.001 s"),
+                                          ({"hop_s": -5.0}, "hop of -5.0 s")])  # fmt: skip
+def test_windows_too_short_for_an_estimate_and_hops_under_a_sample_are_refused(tmp_path, pleth, kw, words):
+    """Fuzzed: a 0 s window raised ZeroDivisionError, a negative one numpy's 'negative dimensions'."""
+    rec, _ = read_csv_recording(_write_bidmc_csv(tmp_path, *pleth)[0])
+    with pytest.raises(ValueError, match=words):
+        _windows(rec, **kw)
+
+
 def test_window_starts_are_the_samples_cut_not_multiples_of_the_hop(tmp_path, pleth):
     signal, _ = pleth
     times = pd.date_range("2026-03-01 08:00", periods=signal.size, freq="8ms", tz="UTC")
@@ -273,3 +285,79 @@ def test_resample_keeps_gaps_as_gaps():
     assert y.size == 2500
     assert np.isnan(y[620:780]).all()
     assert not np.isnan(y[:590]).any()
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _pleth_lines(signal: np.ndarray, sep: str = ",", decimal: str = ".") -> list[str]:
+    return [
+        f"{i / FS:.3f}{sep}{v:.3f}".replace(".", decimal) if decimal != "." else f"{i / FS:.3f}{sep}{v:.3f}"
+        for i, v in enumerate(signal)
+    ]
+
+
+def test_a_semicolon_export_with_decimal_commas_reads_like_the_comma_one(tmp_path, pleth):
+    signal, _ = pleth
+    plain, _ = read_csv_recording(_csv(tmp_path / "a.csv", "time,pleth\n" + "\n".join(_pleth_lines(signal))))
+    path = _csv(tmp_path / "b.csv", "Time;PLETH\n" + "\n".join(_pleth_lines(signal, ";", ",")))
+    european, report = read_csv_recording(path)
+    assert european.fs == plain.fs == FS
+    np.testing.assert_allclose(european.channels["ir"], plain.channels["ir"])
+    assert "read as ';'-separated with ',' as the decimal mark" in " ".join(report.notes)
+    tsv = _csv(tmp_path / "c.tsv", "time\tir\n" + "\n".join(_pleth_lines(signal, "\t")))
+    tabbed, report = read_csv_recording(tsv)
+    np.testing.assert_allclose(tabbed.channels["ir"], plain.channels["ir"])
+
+
+def test_a_time_column_in_milliseconds_is_read_as_milliseconds(tmp_path, pleth):
+    signal, _ = pleth
+    lines = [f"{i * 8},{v:.3f}" for i, v in enumerate(signal)]
+    rec, _ = read_csv_recording(_csv(tmp_path / "ms.csv", "Time (ms),ppg\n" + "\n".join(lines)))
+    assert rec.fs == FS
+
+
+def test_cells_that_are_not_numbers_become_missing_samples_with_a_note(tmp_path, pleth):
+    signal, _ = pleth
+    lines = _pleth_lines(signal[:2500])
+    lines[100] = lines[100].split(",")[0] + ",--"
+    lines[200] = lines[200].split(",")[0] + ",inf"
+    rec, report = read_csv_recording(_csv(tmp_path / "t.csv", "time,pleth\n" + "\n".join(lines)))
+    assert np.isnan(rec.channels["ir"][[100, 200]]).all()
+    assert np.isfinite(np.delete(rec.channels["ir"], [100, 200])).all()
+    notes = " ".join(report.notes)
+    assert "1 cells are not numbers (first '--' at data row 101)" in notes
+    assert "1 infinite values (first at data row 201)" in notes
+
+
+STUCK = "time,pleth\n5,1000\n5,1001\n5,1002\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [("time,pleth\n0,1000\n", "one data row"), (STUCK, "never advances")]
+)
+def test_a_time_column_without_a_rate_is_refused_by_name(tmp_path, text, words):
+    """Fuzzed: one row raised 'cannot convert float NaN to integer'; a clock stuck at one value was read
+    as a 1 Hz recording and cut into windows of nonsense."""
+    with pytest.raises(ImportFormatError, match=words) as info:
+        read_csv_recording(_csv(tmp_path / "x.csv", text))
+    assert "'time'" in str(info.value)
+
+
+def test_windows_wholly_inside_a_gap_are_left_out_and_ids_stay_stable(tmp_path, pleth):
+    signal, _ = pleth
+    t = np.arange(signal.size) / FS
+    t = np.where(t >= 30, t + 600, t)  # the sensor came off for ten minutes after 30 s
+    path = tmp_path / "gap.csv"
+    pd.DataFrame({"time": t, "ir": signal}).to_csv(path, index=False)
+    rec, report = read_csv_recording(path)
+    table, report = _windows(rec, report)
+    ids = table.column("window_id").to_pylist()
+    assert len(ids) == 9  # 3 before the gap, 6 after it: the 60 empty windows in between are left out
+    assert ids[2].endswith("w00002")
+    assert ids[3].endswith("w00063")
+    assert report.window_starts_s[3] == pytest.approx(630.0)
+    assert "60 windows lie wholly inside gaps (no sample): left out" in report.notes
+    assert row_problems(table) == []
