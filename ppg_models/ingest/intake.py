@@ -108,6 +108,40 @@ def near_duplicate_findings(frame: pd.DataFrame, lake: Lake, policy: IngestPolic
     return out
 
 
+EARLIEST_CLOCK = pd.Timestamp("1990-01-01", tz="UTC")  # before pulse oximeters kept recordings
+CLOCK_SLACK = pd.Timedelta(days=1)  # time zones and drifting device clocks
+
+
+def clock_findings(frame: pd.DataFrame, now: pd.Timestamp | None = None) -> list[Finding]:
+    """Warnings (never blocking) for recording times that a device clock cannot have meant: after the
+    ingest time (plus a day), or before 1990 (a clock never set reads 1970-01-01, the Unix epoch). The
+    signal and labels may be fine; the time is not, and near-duplicate checks rely on it."""
+    if "recorded_at" not in frame:
+        return []
+    times = pd.to_datetime(frame["recorded_at"], utc=True)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    out = []
+    for wrong, observed in (
+        (times > now + CLOCK_SLACK, f"recording time after the ingest time ({now:%Y-%m-%d %H:%M} UTC)"),
+        (times < EARLIEST_CLOCK, "recording time before 1990 (a device clock that was never set?)"),
+    ):
+        if wrong.any():
+            ids = tuple(frame.loc[wrong.to_numpy(), "window_id"].astype(str))
+            first = times[wrong].iloc[0]
+            out.append(
+                Finding(
+                    check="recording_time",
+                    column="recorded_at",
+                    observed=f"{observed}, e.g. {first:%Y-%m-%d %H:%M:%S}",
+                    allowed="a time between 1990 and now; kept: the signal and labels may be fine",
+                    scope="window",
+                    window_ids=ids,
+                    blocking=False,
+                )
+            )
+    return out
+
+
 def _accepted_rows(found: Inspection, decision: Decision) -> int:
     """Rows readers will load: every row whose id is not dropped (a repeated id drops all its rows)."""
     if not decision.accepted or found.frame is None:
@@ -294,6 +328,7 @@ def _decide_and_file(
         if found.frame is not None:
             found.findings += duplicate_findings(found.frame, lake)
             found.findings += near_duplicate_findings(found.frame, lake, policy)
+            found.findings += clock_findings(found.frame)
         decision = decide(found.findings, found.windows, policy)
         record = _record(found, decision, policy, run_id)
         place = ACCEPTED if decision.accepted else QUARANTINED

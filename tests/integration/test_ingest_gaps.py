@@ -292,3 +292,23 @@ def test_a_repeated_start_time_within_a_file_is_flagged(lake):
     table = replace_column(table, "recorded_at", pa.array(moments, table.schema.field("recorded_at").type))
     outcome = _run(lake, _age(write_raw(table, lake.incoming / "repeat.parquet")))
     assert any("earlier in this file" in w for w in outcome.warnings)
+
+
+def test_recording_times_no_clock_can_have_meant_are_kept_with_a_warning(lake):
+    """Fuzzed: a window recorded in 2300 and one at the Unix epoch were accepted without a word."""
+    import datetime as dt
+
+    table = clean_batch()
+    times = table.column("recorded_at").to_pylist()
+    times[1] = dt.datetime(2300, 1, 1, tzinfo=dt.UTC)
+    times[2] = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    table = replace_column(table, "recorded_at", pa.array(times, table.schema.field("recorded_at").type))
+    outcome = _run(lake, _age(write_raw(table, lake.incoming / "clock.parquet")))
+    assert outcome.outcome == "accepted", outcome  # the signal and labels may be fine: nothing dropped
+    ids = table.column("window_id").to_pylist()
+    future = next(w for w in outcome.warnings if "after the ingest time" in w)
+    assert "2300-01-01 00:00:00" in future
+    assert ids[1] in future
+    epoch = next(w for w in outcome.warnings if "before 1990" in w)
+    assert ids[2] in epoch
+    assert ids[0] not in future + epoch
