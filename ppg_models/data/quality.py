@@ -79,7 +79,9 @@ def _flat_fraction(x: np.ndarray, run: int) -> np.ndarray:
 def _clipped_fraction(x: np.ndarray) -> np.ndarray:
     """Share of samples held at the window's maximum or minimum for CLIP_MIN_SAMPLES in a row."""
     hi, lo = np.nanmax(x, axis=1, keepdims=True), np.nanmin(x, axis=1, keepdims=True)
-    at_rail = (x >= hi - 1e-6 * np.maximum(1.0, np.abs(hi))) | (x <= lo + 1e-6 * np.maximum(1.0, np.abs(lo)))
+    tol = 1e-6 * (hi - lo)  # of the window's own range: the same for any offset and unit (a pulse of
+    # 20 uV in volts read as clipped at every peak when this was 1e-6 of max(1, |level|))
+    at_rail = (x >= hi - tol) | (x <= lo + tol)
     held = at_rail[:, : 1 - CLIP_MIN_SAMPLES].copy()
     for i in range(1, CLIP_MIN_SAMPLES):
         held &= at_rail[:, i : x.shape[1] - CLIP_MIN_SAMPLES + 1 + i]

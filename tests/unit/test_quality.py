@@ -62,6 +62,18 @@ def test_all_missing_window_gives_nan_features_not_an_error():
     assert np.isnan(q["skewness"][0])
 
 
+@pytest.mark.parametrize("scale", [1e3, 1.0, 1e-3, 1e-6, 1e-9])
+def test_clipping_reads_the_same_in_any_unit(scale):
+    """An AC-coupled pulse of 20 uV written in volts read as clipped at every peak (the rail tolerance
+    was 1e-6 of max(1, |level|)); a clipped window stays clipped at any scale."""
+    x = _pulse() - 30000.0  # zero-mean, amplitude ~300
+    x[0] = np.minimum(x[0], 150)
+    q = quality_features(x * scale, FS)
+    assert q["clipped_frac"][1] == 0
+    assert q["clipped_frac"][0] == pytest.approx(quality_features(x, FS)["clipped_frac"][0])
+    assert q["clipped_frac"][0] > 0.1
+
+
 @pytest.mark.parametrize(("samples", "fs"), [(0, FS), (1, FS), (200, FS), (1250, 0.0), (1250, np.nan),
                                               (1250, -FS), (1250, 1e9)])  # fmt: skip
 def test_a_row_too_short_or_at_a_bad_rate_has_no_usable_signal_not_an_error(samples, fs):
