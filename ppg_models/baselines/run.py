@@ -8,21 +8,34 @@ import pyarrow as pa
 
 from ppg_models.baselines import estimators
 from ppg_models.baselines.beats import detect_beats
-from ppg_models.data.arrays import to_matrix
+from ppg_models.data.arrays import group_by_length, to_matrix
 from ppg_models.tasks import CHANNELS, PULSE_PREFERENCE
 
 #: Tasks with a DSP baseline. Blood pressure has none: it needs a learned model.
 BASELINE_TASKS = ("hr", "spo2", "rr", "af")
 
 
+def holds_signal(column: pa.ChunkedArray | pa.ListArray) -> np.ndarray:
+    """Per row: the channel holds a signal, i.e. it is not null, has finite samples and is not constant.
+    A disconnected LED exports zeros or NaN under the channel's name; the pulse is read elsewhere."""
+    out = np.zeros(len(column), bool)
+    for _, rows in group_by_length(column).items():
+        x = to_matrix(column.take(pa.array(rows))).astype(np.float64)
+        finite = np.isfinite(x)
+        hi, lo = np.where(finite, x, -np.inf).max(axis=1), np.where(finite, x, np.inf).min(axis=1)
+        out[rows] = finite.any(axis=1) & (hi > lo)
+    return out
+
+
 def _groups(table: pa.Table) -> dict[tuple[str, float, int], np.ndarray]:
-    """Rows keyed by (pulse channel, fs, length) so that each group is one matrix."""
+    """Rows keyed by (pulse channel, fs, length) so that each group is one matrix. The pulse channel is
+    the first of PULSE_PREFERENCE that holds a signal, as for the model's inputs."""
     present = {ch: table.column(ch).combine_chunks() for ch in CHANNELS}
     lengths = {ch: arr.value_lengths().fill_null(-1).to_numpy() for ch, arr in present.items()}
     fs = table.column("fs").to_numpy()
     choice = np.full(table.num_rows, "", dtype=object)
     for ch in reversed(PULSE_PREFERENCE):
-        choice = np.where(lengths[ch] >= 0, ch, choice)
+        choice = np.where(holds_signal(present[ch]), ch, choice)
     keys: dict[tuple[str, float, int], list[int]] = {}
     for i, ch in enumerate(choice):
         if ch:
@@ -42,7 +55,7 @@ def estimate_vitals(table: pa.Table) -> pd.DataFrame:
         out["rr"][rows] = estimators.respiratory_rate(x, fs, beats)
         out["af"][rows] = estimators.af_probability(beats)
         red_col, ir_col = table.column("red").take(take), table.column("ir").take(take)
-        has_both = np.asarray(red_col.is_valid()) & np.asarray(ir_col.is_valid())
+        has_both = holds_signal(red_col) & holds_signal(ir_col)
         if has_both.any():  # SpO2 needs red and IR
             both = pa.array(np.flatnonzero(has_both))
             red, ir = to_matrix(red_col.take(both)), to_matrix(ir_col.take(both))

@@ -103,6 +103,25 @@ def test_windows_without_red_get_no_spo2_estimate(icu_batch):
     assert est.hr.notna().all()
 
 
+@pytest.mark.parametrize("dead", [np.nan, 0.0])
+def test_a_dead_channel_under_its_name_is_read_as_absent(wearable_batch, dead):
+    """A disconnected LED exports NaN or zeros as 'ir'; the DSP read that instead of the green pulse
+    and answered 30 bpm (the edge of its band) for every window (fuzzed)."""
+    from ppg_models.data.arrays import to_list_array, to_matrix
+
+    table = wearable_batch.slice(0, 12)
+    shape = to_matrix(table.column("ir")).shape
+    for ch in ("ir", "red"):
+        table = table.set_column(
+            table.schema.get_field_index(ch), table.schema.field(ch), to_list_array(np.full(shape, dead))
+        )
+    est = estimate_vitals(table)
+    labels = _labels(table, est)
+    clean = labels.motion == "none"
+    assert mae(labels.hr[clean], est.hr[clean]) < 5.0  # read off the green channel
+    assert est.spo2.isna().all()  # red and IR hold no signal
+
+
 def test_report_scores_every_baseline_task_per_motion(icu_batch, wearable_batch):
     scores, joined = score_baselines([icu_batch, wearable_batch])
     keys = {(s.task, s.motion) for s in scores}
