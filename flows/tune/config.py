@@ -3,7 +3,7 @@ the search space, and how the search runs. Validated when loaded; a bad field is
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,8 +21,8 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    low: float = Field(gt=0)
-    high: float = Field(gt=0)
+    low: float = Field(gt=0, allow_inf_nan=False)
+    high: float = Field(gt=0, allow_inf_nan=False)
     log: bool = True
 
     @model_validator(mode="after")
@@ -33,7 +33,7 @@ class Range(_Strict):
 
 
 class Space(_Strict):
-    groupings: Literal["auto"] | list[list[list[str]]] = Field(
+    groupings: Literal["auto"] | Annotated[list[list[list[str]]], Field(min_length=1)] = Field(
         "auto",
         description="'auto': all-shared, all-singletons and the partitions the warm-up's task affinity"
         " ranks best; or a list of partitions of the tasks.",
@@ -49,11 +49,11 @@ class Space(_Strict):
         description="Balancer name -> its parameters to search (a range, or a list of choices).",
     )
     lr: Range = Field(default_factory=lambda: Range(low=5e-4, high=5e-3))
-    widths: dict[str, list[int]] = Field(
+    widths: dict[str, Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]] = Field(
         default_factory=lambda: {"base": [64, 80, 96, 128]},
         description="Backbone widths by name (the stem is half the first); one of them per trial.",
     )
-    backbones: list[str] = Field(default_factory=lambda: ["resnet1d"])
+    backbones: list[str] = Field(default_factory=lambda: ["resnet1d"], min_length=1)
 
     @field_validator("balancers")
     @classmethod
@@ -71,7 +71,23 @@ class Space(_Strict):
                     f"{name}: unknown parameter {unknown[0]!r} (balancer {name!r} takes:"
                     f" {', '.join(known) or 'no parameters'})"
                 )
+            for param, spec in params.items():  # every value a trial could draw, checked now, not in a trial
+                values = [spec.low, spec.high] if isinstance(spec, Range) else spec
+                if not values:
+                    raise ValueError(f"{name}.{param}: an empty list of choices")
+                for value in values:
+                    try:
+                        BALANCERS.validate_params(name, {param: value})
+                    except ValueError as exc:
+                        raise ValueError(f"{name}.{param}: {value!r} is not allowed ({exc})") from None
         return balancers
+
+    @field_validator("widths")
+    @classmethod
+    def _some_widths(cls, widths: dict[str, list[int]]) -> dict[str, list[int]]:
+        if not widths:
+            raise ValueError("at least one set of backbone widths")
+        return widths
 
     @field_validator("backbones")
     @classmethod
@@ -89,7 +105,7 @@ class Search(_Strict):
     )
     trials: int = Field(8, ge=1)
     concurrent: int = Field(2, ge=1)
-    af_floor: float | Literal["champion"] = Field(
+    af_floor: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | Literal["champion"] = Field(
         0.8, description="AF validation AUROC below which a trial is infeasible; 'champion': the champion's."
     )
     warmup_epochs: int = Field(
@@ -135,4 +151,10 @@ class TuneConfig(_Strict, YamlConfig):
         unknown = sorted(set(self.base.model.tasks) - set(TASK_NAMES))
         if unknown:
             raise ValueError(f"base.model.tasks: unknown {unknown}")
+        cpus, per_trial = self.search.num_cpus, self.search.cpus_per_trial
+        if cpus is not None and per_trial > cpus:
+            raise ValueError(
+                f"search.cpus_per_trial {per_trial:g} is more than search.num_cpus {cpus}:"
+                " no trial could start"
+            )
         return self

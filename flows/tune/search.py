@@ -155,7 +155,8 @@ def _tuner(config: TuneConfig, plan: dict[str, Any], parts, resume: bool, callba
     )
 
 
-def _connect(config: TuneConfig) -> None:
+def connect_ray(config: TuneConfig) -> None:
+    """Join the cluster RAY_ADDRESS names, else start a local Ray of ``search.num_cpus`` (default: all)."""
     import ray
 
     if ray.is_initialized():
@@ -166,7 +167,13 @@ def _connect(config: TuneConfig) -> None:
         ray.init(address=address, **kwargs)
     else:
         # a new local Ray, never one a stale /tmp/ray/ray_current_cluster names (left by a killed head)
-        ray.init(address="local", num_cpus=config.search.num_cpus or os.cpu_count(), **kwargs)
+        cpus = config.search.num_cpus or os.cpu_count() or 1
+        if config.search.cpus_per_trial > cpus:  # Ray would wait for such a trial forever
+            raise SearchError(
+                f"search.cpus_per_trial {config.search.cpus_per_trial:g} is more than the {cpus} CPUs of the"
+                " local Ray: no trial could start (lower it, or run on a cluster with RAY_ADDRESS)"
+            )
+        ray.init(address="local", num_cpus=cpus, **kwargs)
 
 
 def run_search(config: TuneConfig, resume: bool, say: Say, echo: bool = True) -> dict[str, Any]:
@@ -202,7 +209,7 @@ def run_search(config: TuneConfig, resume: bool, say: Say, echo: bool = True) ->
     for c in plan["candidates"]:
         score = f" (score {c['score']})" if c["score"] is not None else ""
         say(f"grouping {c['grouping'] or '':32} {c['origin']}{score}")
-    _connect(config)
+    connect_ray(config)
     tuner = _tuner(config, plan, parts, resume, [TrialLines(plan["af_floor"], echo)])
     with contextlib.redirect_stdout(sys.stderr):  # Ray's own banners stay off stdout (--json)
         grid = tuner.fit()

@@ -8,7 +8,7 @@ import pytest
 from optuna.trial import TrialState
 
 from flows.tune.config import Space, TuneConfig, TuneConfigError
-from flows.tune.search import trial_base
+from flows.tune.search import SearchError, connect_ray, trial_base
 from flows.tune.searcher import ConstrainedOptunaSearch, constrained_sampler
 from flows.tune.space import (
     SpaceDefinition,
@@ -35,12 +35,47 @@ OBJECTIVES = ["val.hr.mae", "val.rr.mae", "val.af.auroc"]
         ({"search": {"mode": "bayes"}}, r"search\.mode"),
         ({"base": {"data": {"paths": ["x"]}, "model": {"tasks": ["hr", "rr"]}}}, r"must include af"),
         ({"name": "../escape"}, r"name"),
+        # fuzzed: each was accepted, and failed in every trial or hung the search
+        ({"space": {"balancers": {"famo": {"lr": ["abc"]}}}}, r"famo\.lr: 'abc' is not allowed"),
+        (
+            {"space": {"balancers": {"famo": {"lr": [-1.0]}}}},
+            r"famo\.lr: -1\.0 is not allowed.*greater than 0",
+        ),
+        ({"space": {"balancers": {"famo": {"lr": []}}}}, r"famo\.lr: an empty list of choices"),
+        (
+            {"space": {"balancers": {"cagrad": {"c": {"low": 0.1, "high": 5}}}}},
+            r"cagrad\.c: 5\.0 is not allowed",
+        ),
+        ({"space": {"widths": {"x": []}}}, r"space\.widths\.x"),
+        ({"space": {"widths": {"x": [0, 8]}}}, r"space\.widths\.x\.0"),
+        ({"space": {"widths": {}}}, r"space\.widths.*at least one"),
+        ({"space": {"backbones": []}}, r"space\.backbones"),
+        ({"space": {"groupings": []}}, r"space\.groupings"),
+        ({"space": {"lr": {"low": 1e-4, "high": float("inf")}}}, r"space\.lr\.high.*finite"),
+        ({"search": {"af_floor": 1.5}}, r"search\.af_floor.*less than or equal to 1"),
+        ({"search": {"af_floor": float("nan")}}, r"search\.af_floor.*finite"),
+        (
+            {"search": {"cpus_per_trial": 8, "num_cpus": 2}},
+            r"cpus_per_trial 8 is more than search\.num_cpus 2",
+        ),
     ],
 )
 def test_a_bad_search_configuration_names_the_field(override, named):
     raw = {"name": "s", "base": BASE} | override
     with pytest.raises(TuneConfigError, match=named):
         TuneConfig.from_dict(raw, "tune.yaml")
+
+
+def test_a_trial_wider_than_the_local_ray_is_refused_before_ray_starts(monkeypatch):
+    """Ray waits forever for a trial that asks more CPUs than any node has; the search says so instead."""
+    import ray
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    config = TuneConfig.from_dict({"name": "s", "base": BASE, "search": {"cpus_per_trial": 4}})
+    with pytest.raises(SearchError, match="cpus_per_trial 4 is more than the 2 CPUs of the local Ray"):
+        connect_ray(config)
+    assert not ray.is_initialized()
 
 
 def _searcher(floor=0.8, groupings=("hr+rr+af", "hr|rr|af"), first=None):
