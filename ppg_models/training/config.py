@@ -48,7 +48,7 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    tasks: list[str] = Field(default_factory=lambda: list(TASK_NAMES))
+    tasks: list[str] = Field(default_factory=lambda: list(TASK_NAMES), min_length=1)
     groups: list[list[str]] | None = Field(None, description="Partition of tasks; default: one group.")
     backbone: str = "resnet1d"
     backbone_params: dict[str, Any] = Field(default_factory=dict)
@@ -59,6 +59,9 @@ class ModelConfig(_Strict):
         unknown = sorted(set(tasks) - set(TASK_NAMES))
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; known tasks: {', '.join(TASK_NAMES)}")
+        twice = sorted({t for t in tasks if tasks.count(t) > 1})
+        if twice:
+            raise ValueError(f"tasks listed twice: {twice}")
         return tasks
 
     @field_validator("backbone")
@@ -118,7 +121,7 @@ class HeadTuningConfig(_Strict):
     (``ppg_models.training.head_tuning``). 0 epochs: off."""
 
     epochs: int = Field(0, ge=0, description="Most epochs of head fine-tuning (0: off).")
-    lr: float = Field(5e-4, gt=0)
+    lr: float = Field(5e-4, gt=0, allow_inf_nan=False)
     patience: int = Field(3, ge=1)
     epoch_windows: int | None = Field(None, ge=2, description="Windows per epoch (default: as training).")
 
@@ -126,7 +129,7 @@ class HeadTuningConfig(_Strict):
 class OptimConfig(_Strict):
     epochs: int = Field(20, ge=1)
     batch_size: int = Field(64, ge=2)
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-2, ge=0)
     warmup_epochs: float = Field(1.0, ge=0)
     patience: int = Field(5, ge=1, description="Epochs without validation improvement before stopping.")

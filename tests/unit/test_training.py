@@ -79,6 +79,13 @@ def test_source_balanced_order_favours_rare_sources(windows):
         ({"model": {"groups": [["hr"]]}}, "must partition"),
         ({"balancer": {"protected": "glucose"}}, "balancer.protected"),
         ({"optim": {"learning_rate": 1}}, "optim.learning_rate"),
+        # fuzzed: accepted, then failed (or trained nothing) once the run started
+        ({"optim": {"lr": float("inf")}}, "optim.lr"),
+        ({"model": {"tasks": []}}, "model.tasks"),
+        ({"model": {"tasks": ["hr", "hr", "af"]}}, "tasks listed twice"),
+        ({"model": {"backbone_params": {"widths": [-8, 8]}}}, "widths.0"),
+        ({"model": {"backbone_params": {"widths": []}}}, "widths"),
+        ({"model": {"backbone_params": {"stem_width": 0}}}, "stem_width"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path, override, field, config):

@@ -4,11 +4,18 @@ per task: the same tensor for every task under hard sharing, task-specific ones 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from ppg_models.registry_by_name import NamedRegistry
+
+#: Typed constructor parameters: configurations are checked against them when loaded (a width of 0 or
+#: an empty list of stages is refused by name, not found when the model is built).
+Width = Annotated[int, Field(ge=1)]
+Widths = Annotated[Sequence[Width], Field(min_length=1)]
 
 
 class Backbone(nn.Module):

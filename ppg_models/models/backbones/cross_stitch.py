@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ppg_models.models.backbones.base import BACKBONES, Backbone, residual_stack, stem
+from ppg_models.models.backbones.base import BACKBONES, Backbone, Width, Widths, residual_stack, stem
 
 
 @BACKBONES.register("cross_stitch")
@@ -20,9 +20,9 @@ class CrossStitch(Backbone):
         self,
         in_channels: int,
         tasks: Sequence[str],
-        widths: Sequence[int] = (32, 40, 48, 64),
-        kernel: int = 5,
-        stem_width: int = 16,
+        widths: Widths = (32, 40, 48, 64),
+        kernel: Width = 5,
+        stem_width: Width = 16,
         self_weight: float = 0.9,
     ) -> None:
         super().__init__(in_channels, tasks)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ppg_models.models.backbones.base import BACKBONES, Backbone, residual_stack, stem
+from ppg_models.models.backbones.base import BACKBONES, Backbone, Width, Widths, residual_stack, stem
 
 
 class LoRAExpert(nn.Module):
@@ -53,11 +53,11 @@ class LoRAExperts(Backbone):
         self,
         in_channels: int,
         tasks: Sequence[str],
-        widths: Sequence[int] = (64, 80, 96, 128),
-        kernel: int = 3,
-        stem_width: int = 32,
-        experts: int = 4,
-        rank: int = 8,
+        widths: Widths = (64, 80, 96, 128),
+        kernel: Width = 3,
+        stem_width: Width = 32,
+        experts: Width = 4,
+        rank: Width = 8,
         expert_blocks: int = 2,
         freeze_base: bool = False,
     ) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ppg_models.models.backbones.base import BACKBONES, Backbone, residual_stack, stem
+from ppg_models.models.backbones.base import BACKBONES, Backbone, Width, Widths, residual_stack, stem
 
 
 @BACKBONES.register("resnet1d")
@@ -18,9 +18,9 @@ class ResNet1D(Backbone):
         self,
         in_channels: int,
         tasks: Sequence[str],
-        widths: Sequence[int] = (64, 80, 96, 128),
-        kernel: int = 3,
-        stem_width: int = 32,
+        widths: Widths = (64, 80, 96, 128),
+        kernel: Width = 3,
+        stem_width: Width = 32,
     ) -> None:
         super().__init__(in_channels, tasks)
         self.stem = stem(in_channels, stem_width)
