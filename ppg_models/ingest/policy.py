@@ -7,11 +7,12 @@ which tasks each source claims to label, drift limits and the largest file accep
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.data.quality_names import FEATURES
+from ppg_models.data.schema import MIN_WINDOW_SECONDS
 from ppg_models.tasks import TASK_NAMES
 from ppg_models.yaml_config import YamlConfig
 
@@ -25,8 +26,8 @@ class _Strict(BaseModel):
 
 
 class Limit(_Strict):
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)  # NaN compared false and disabled the check
+    max: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> Limit:
@@ -65,8 +66,10 @@ class IngestPolicy(_Strict, YamlConfig):
     config_error: ClassVar[type[ValueError]] = PolicyError
     config_kind: ClassVar[str] = "ingest policy"
 
-    sampling_rates: list[float] = Field([100.0, 125.0, 250.0], min_length=1)
-    window_seconds: float = Field(10.0, gt=0)
+    sampling_rates: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        [100.0, 125.0, 250.0], min_length=1
+    )
+    window_seconds: float = Field(10.0, ge=MIN_WINDOW_SECONDS, allow_inf_nan=False)
     max_file_bytes: int = Field(4 * 2**30, gt=0)
     settle_seconds: float = Field(
         30.0, ge=0, description="An unreadable file younger than this may still be uploading: it waits."
@@ -83,7 +86,8 @@ class IngestPolicy(_Strict, YamlConfig):
         "warn", description="A subject's window at a start time already seen under another id."
     )
     sources: dict[str, list[str]] = Field(
-        default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOURCES.items()}
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOURCES.items()},
+        min_length=1,  # the whole list of accepted sources: none would quarantine every file
     )
     drift: DriftPolicy = DriftPolicy()
 

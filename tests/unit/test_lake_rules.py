@@ -33,6 +33,22 @@ def test_policy_yaml_errors_name_the_field(tmp_path):
         IngestPolicy.from_yaml(path)
 
 
+@pytest.mark.parametrize(
+    ("policy", "named"),
+    [  # fuzzed: each was accepted; a NaN limit compares false, so it silently turned its check off
+        ({"quality": {"missing_frac": {"max": float("nan")}}}, r"quality\.missing_frac\.max.*finite"),
+        ({"quality": {"pulse_snr_db": {"min": float("-inf")}}}, r"quality\.pulse_snr_db\.min.*finite"),
+        ({"sampling_rates": [-100]}, r"sampling_rates\.0.*greater than 0"),
+        ({"sampling_rates": [float("nan")]}, r"sampling_rates\.0.*finite"),
+        ({"window_seconds": 1}, r"window_seconds.*greater than or equal to 2"),
+        ({"sources": {}}, r"sources.*at least 1"),
+    ],
+)
+def test_a_policy_that_would_disable_or_break_every_check_is_refused(policy, named):
+    with pytest.raises(PolicyError, match=named):
+        IngestPolicy.from_dict(policy)
+
+
 def test_policy_defaults_cover_every_simulated_source():
     from ppg_models.sim.catalog import SOURCES
 
