@@ -30,14 +30,16 @@ class _Strict(BaseModel):
 
 class Threshold(_Strict):
     metric: str
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)  # NaN compares false: a check that means nothing
+    max: float | None = Field(None, allow_inf_nan=False)
     required: bool = True
 
     @model_validator(mode="after")
     def _bounded(self) -> Threshold:
         if self.min is None and self.max is None:
             raise ValueError(f"threshold on {self.metric!r} needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"threshold on {self.metric!r}: min {self.min:g} is above max {self.max:g}")
         return self
 
     def describe(self) -> str:
@@ -47,7 +49,9 @@ class Threshold(_Strict):
 
 
 class NonInferiority(_Strict):
-    margin: float = Field(ge=0, description="Largest worsening of the primary metric tolerated.")
+    margin: float = Field(
+        ge=0, allow_inf_nan=False, description="Largest worsening of the primary metric tolerated."
+    )
     required: bool = False
 
 

@@ -170,6 +170,21 @@ def test_a_policy_must_require_non_inferiority_on_every_safety_critical_task():
         GatePolicy.from_dict({"subgroups": [], "tasks": advisory})
 
 
+@pytest.mark.parametrize(
+    ("af_gate", "named"),
+    [  # fuzzed: accepted before; an infinite margin let any AF degradation through as "non-inferior"
+        ({"non_inferiority": {"margin": float("inf"), "required": True}}, r"margin.*finite"),
+        ({"non_inferiority": {"margin": 0.01, "required": True},
+          "thresholds": [{"metric": "auroc", "min": float("nan")}]}, r"thresholds\.0\.min.*finite"),
+        ({"non_inferiority": {"margin": 0.01, "required": True},
+          "thresholds": [{"metric": "auroc", "min": 0.9, "max": 0.8}]}, r"min 0\.9 is above max 0\.8"),
+    ],
+)  # fmt: skip
+def test_a_gate_that_means_nothing_is_refused(af_gate, named):
+    with pytest.raises(GatePolicyError, match=named):
+        GatePolicy.from_dict({"subgroups": [], "tasks": {"af": af_gate}})
+
+
 def test_too_little_af_evidence_blocks_even_when_the_policy_lets_insufficient_pass():
     meta, labels, rng = _world()
     champion = _model(meta, labels, rng, name="champion")
