@@ -4,9 +4,10 @@ Validated when loaded; a bad field is named with its value."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ppg_models.ingest.policy import DriftPolicy
 from ppg_models.training.config import TrainConfig
@@ -27,6 +28,19 @@ class Schedules(_Strict):
     retrain_every_s: int | None = Field(
         None, ge=10, description="Seconds between retrain runs instead of the cron (tests, demos)."
     )
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        """Checked when the file is loaded, not when `ppg retrain serve` has started its server."""
+        from prefect.client.schemas.schedules import CronSchedule
+        from pydantic import ValidationError
+
+        try:
+            CronSchedule(cron=cron)
+        except ValidationError:
+            raise ValueError(f"not a cron expression (minute hour day month weekday): {cron!r}") from None
+        return cron
 
 
 class RetrainConfig(_Strict, YamlConfig):
@@ -66,4 +80,12 @@ class RetrainConfig(_Strict, YamlConfig):
     def _how(self) -> RetrainConfig:
         if self.how == "search" and not self.search_config:
             raise ValueError("how: search needs search_config (a `ppg tune` configuration file)")
+        if self.search_config:  # a scheduled run at 3 am is no time to find the file missing or bad
+            from flows.tune.config import TuneConfig
+
+            path = Path(self.search_config).expanduser().resolve()
+            if not path.is_file():
+                raise ValueError(f"search_config: no such file {self.search_config!r} (from {Path.cwd()})")
+            TuneConfig.from_yaml(path)  # its own error names the file and the field
+            self.search_config = str(path)  # the deployment runs from wherever it was served
         return self

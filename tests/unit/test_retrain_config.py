@@ -17,6 +17,10 @@ from flows.retrain.report import retrain_report
         ({"schedules": {"retrain_every_s": 1}}, r"schedules\.retrain_every_s"),
         ({"trainer_password": "x"}, r"trainer_password"),  # secrets never live in the file
         ({"drift": {"psi_limit": -1}}, r"drift\.psi_limit"),
+        # fuzzed: accepted, and found only when `ppg serve` deployed it or the 3 am run started
+        ({"schedules": {"retrain_cron": "every day"}}, r"retrain_cron.*not a cron expression.*'every day'"),
+        ({"schedules": {"retrain_cron": "99 * * * *"}}, r"retrain_cron.*not a cron expression"),
+        ({"how": "search", "search_config": "no/such/tune.yaml"}, r"search_config: no such file"),
     ],
 )
 def test_a_bad_retraining_configuration_names_the_field(raw, named):
@@ -34,6 +38,17 @@ def test_the_example_configurations_load():
     demo = RetrainConfig.from_yaml(examples / "retrain-demo.yaml")
     assert demo.force
     assert demo.schedules.retrain_every_s == 120
+
+
+def test_a_search_configuration_is_checked_when_loaded_and_kept_by_its_absolute_path(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    examples = Path(__file__).parents[2] / "docs" / "examples"
+    monkeypatch.chdir(examples.parent.parent)
+    cfg = RetrainConfig.from_dict({"how": "search", "search_config": "docs/examples/tune.yaml"})
+    assert cfg.search_config == str(examples / "tune.yaml")  # the deployment may run from anywhere
+    with pytest.raises(RetrainConfigError, match=r"train\.yaml: invalid search configuration: name"):
+        RetrainConfig.from_dict({"how": "search", "search_config": "docs/examples/train.yaml"})
 
 
 def test_the_report_of_a_waiting_run_says_how_to_approve():
