@@ -33,7 +33,7 @@ def simulate(
     out_dir: Annotated[Path, typer.Argument(help="Directory for the batch files.")],
     batches: Annotated[int, typer.Option(min=1, help="Number of batch files.")] = 3,
     windows: Annotated[int, typer.Option(min=1, help="Windows per batch.")] = 500,
-    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same files.")] = 0,
     source: Annotated[str | None, typer.Option(help="One source for all batches (default: rotate).")] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -13,7 +13,7 @@ from flows.cli.output import fail, print_json, stdout
 def demo(
     windows: Annotated[int, typer.Option(min=120, help="Windows per simulated batch.")] = 400,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs for the multi-task model.")] = 4,
-    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Simulation seed.")] = 7,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the main job end to end on simulated data and print the per-task results."""

@@ -36,6 +36,20 @@ def test_simulate_unknown_source_fails_with_the_known_ones(tmp_path):
     assert "known sources: icu, wearable, sleep-lab" in result.output
 
 
+def test_a_negative_seed_or_a_window_under_2_s_is_refused_by_the_option(tmp_path):
+    """Fuzzed: `--seed -5` ended in numpy's traceback, `import csv --window 0` in ZeroDivisionError."""
+    for args in (["simulate", str(tmp_path), "--seed", "-5"], ["demo", "--seed", "-1"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "--seed" in result.output
+    csv = tmp_path / "r.csv"
+    pd.DataFrame({"time": np.arange(3000) / 125, "pleth": np.sin(np.arange(3000) / 10)}).to_csv(csv)
+    args = ["import", "csv", str(csv), "-o", str(tmp_path / "o.parquet"), "--source", "s", "--device", "d"]
+    result = runner.invoke(app, [*args, "--window", "0"])
+    assert result.exit_code == 2, result.output
+    assert "--window" in result.output
+
+
 def test_baselines_json_and_table(tmp_path):
     runner.invoke(app, ["simulate", str(tmp_path), "--batches", "2", "--windows", "60"])
     result = runner.invoke(app, ["baselines", str(tmp_path), "--json"])
