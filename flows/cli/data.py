@@ -132,6 +132,12 @@ def import_csv(
     ] = None,
     subject: Annotated[str | None, ImportOpts["subject"]] = None,
     channel: Annotated[list[str], ImportOpts["channel"]] = [],  # noqa: B006 (typer needs a literal)
+    time: Annotated[
+        str | None, typer.Option(help="The time column, when its name is not a usual one (e.g. Zeit).")
+    ] = None,
+    time_unit: Annotated[
+        str, typer.Option(help="Unit of a numeric time column: auto (ms when its name says so), s or ms.")
+    ] = "auto",
     fs: Annotated[float | None, ImportOpts["fs"]] = None,
     window: Annotated[float, ImportOpts["window"]] = 10.0,
     hop: Annotated[float | None, ImportOpts["hop"]] = None,
@@ -140,8 +146,16 @@ def import_csv(
     """Import a CSV export (e.g. BIDMC *_Signals.csv with --numerics *_Numerics.csv)."""
     from ppg_models.importers.csv_records import ImportFormatError, read_csv_recording
 
+    if time_unit not in ("auto", "s", "ms"):
+        raise fail(f"--time-unit takes auto, s or ms, got {time_unit!r}", 2)
     try:
-        rec_report = read_csv_recording(path, numerics=numerics, channel_map=_channel_map(channel))
+        rec_report = read_csv_recording(
+            path,
+            numerics=numerics,
+            channel_map=_channel_map(channel),
+            time_column=time,
+            time_unit=time_unit,  # type: ignore[arg-type]
+        )
     except (ImportFormatError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     _write_import(rec_report, out, subject, source, device, fs, window, hop, json_out)

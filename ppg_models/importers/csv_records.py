@@ -5,6 +5,7 @@ and optionally a second CSV of reference numerics (the layout of BIDMC's *_Signa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -48,10 +49,18 @@ def _dialect(path: Path) -> tuple[str, str]:
 
 def _read(path: Path, report: ImportReport | None = None) -> pd.DataFrame:
     sep, decimal = _dialect(path)
-    try:
-        frame = pd.read_csv(path, sep=sep, decimal=decimal, skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(path, f"not a readable CSV file ({exc})") from None
+    encoding = "utf-8-sig"
+    for attempt in ("utf-8-sig", "latin-1"):  # Latin-1 decodes any bytes: Windows exports ("µV", "Zeit")
+        try:
+            frame = pd.read_csv(path, sep=sep, decimal=decimal, skipinitialspace=True, encoding=attempt)
+            encoding = attempt
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ImportFormatError(path, f"not a readable CSV file ({exc})") from None
+    if encoding != "utf-8-sig" and report is not None:
+        report.notes.append(f"{path.name}: not UTF-8; read as Latin-1 (Windows export)")
     if frame.empty:
         raise ImportFormatError(path, "no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -84,18 +93,29 @@ def _numbers(path: Path, frame: pd.DataFrame, column: str, report: ImportReport)
     return x
 
 
-def _times(path: Path, frame: pd.DataFrame) -> tuple[str, np.ndarray, pd.Timestamp | None]:
-    """The time column's name, seconds from the first row, and the wall-clock start if it has one."""
-    name = next((c for c in frame.columns if normalise(c) in TIME_ALIASES + MS_TIME_ALIASES), None)
+TimeUnit = Literal["auto", "s", "ms"]
+
+
+def _times(
+    path: Path, frame: pd.DataFrame, column: str | None = None, unit: TimeUnit = "auto"
+) -> tuple[str, np.ndarray, pd.Timestamp | None]:
+    """The time column's name, seconds from the first row, and the wall-clock start if it has one.
+    ``column``: its name when the export's is not a known one; ``unit`` of numbers ("auto": milliseconds
+    when the name says so, else seconds). Timestamps are read as timestamps whatever the unit."""
+    if column is not None and column.strip() not in frame.columns:
+        raise ImportFormatError(path, f"no column {column!r} for the time (columns: {list(frame.columns)})")
+    name = column.strip() if column is not None else None
+    name = name or next((c for c in frame.columns if normalise(c) in TIME_ALIASES + MS_TIME_ALIASES), None)
     if name is None:
         raise ImportFormatError(
             path,
             f"no time column (looked for {list(TIME_ALIASES)}, or {list(MS_TIME_ALIASES)} in milliseconds;"
-            f" columns: {list(frame.columns)})",
+            f" columns: {list(frame.columns)}); name yours with --time COLUMN",
         )
     raw = frame[name]
     if pd.api.types.is_numeric_dtype(raw):
-        scale = 1e-3 if normalise(name) in MS_TIME_ALIASES else 1.0
+        ms = unit == "ms" or (unit == "auto" and normalise(name) in MS_TIME_ALIASES)
+        scale = 1e-3 if ms else 1.0
         t, start = raw.to_numpy(dtype=float) * scale, None
     else:
         try:
@@ -159,7 +179,7 @@ def _labels(
     out = {}
     for column, task in mapped.items():
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        keep = ~np.isnan(values)
+        keep = np.isfinite(values)  # a monitor's blank or "inf" reading is no reading
         out[task] = Numeric(times=t[keep], values=values[keep])
     return out
 
@@ -170,12 +190,15 @@ def read_csv_recording(
     numerics: str | Path | None = None,
     channel_map: dict[str, str] | None = None,
     fs: float | None = None,
+    time_column: str | None = None,
+    time_unit: TimeUnit = "auto",
 ) -> tuple[Recording, ImportReport]:
-    """Read a CSV export into a Recording. ``channel_map`` maps column names to channels."""
+    """Read a CSV export into a Recording. ``channel_map`` maps column names to channels;
+    ``time_column`` names the time column when the export's name is not a known one."""
     path = Path(path)
     report = ImportReport(source_file=str(path))
     frame = _read(path, report)
-    time_col, t, start = _times(path, frame)
+    time_col, t, start = _times(path, frame, time_column, time_unit)
     t, repeated = spread_ticks(t)
     if repeated:
         report.notes.append(

@@ -361,3 +361,33 @@ def test_windows_wholly_inside_a_gap_are_left_out_and_ids_stay_stable(tmp_path, 
     assert report.window_starts_s[3] == pytest.approx(630.0)
     assert "60 windows lie wholly inside gaps (no sample): left out" in report.notes
     assert row_problems(table) == []
+
+
+def test_a_windows_export_with_its_own_time_column_name_imports_with_notes(tmp_path, pleth):
+    """German device software: Latin-1, ';' and decimal commas, time in ms under 'Zeit (ms)'."""
+    signal, _ = pleth
+    lines = [f"{i * 8};{v:.3f}".replace(".", ",") for i, v in enumerate(signal)]
+    path = tmp_path / "de.csv"
+    path.write_bytes(("Zeit (ms);Puls (µV)\n" + "\n".join(lines)).encode("latin-1"))
+    with pytest.raises(ImportFormatError, match="name yours with --time COLUMN"):
+        read_csv_recording(path)
+    rec, report = read_csv_recording(
+        path, time_column="Zeit (ms)", time_unit="ms", channel_map={"Puls (µV)": "ir"}
+    )
+    assert rec.fs == FS
+    np.testing.assert_allclose(rec.channels["ir"], np.round(signal, 3), atol=1e-3)
+    assert "not UTF-8; read as Latin-1" in " ".join(report.notes)
+    with pytest.raises(ImportFormatError, match="no column 'Zeit' for the time"):
+        read_csv_recording(path, time_column="Zeit")
+
+
+def test_an_infinite_numeric_reading_is_no_reading(tmp_path, pleth):
+    signal, hr = pleth
+    sig, num = _write_bidmc_csv(tmp_path, signal, hr)
+    frame = pd.read_csv(num)
+    frame.loc[15, " HR"] = np.inf
+    frame.to_csv(num, index=False)
+    rec, _ = read_csv_recording(sig, numerics=num)
+    assert np.isfinite(rec.labels["hr"].values).all()
+    table, _ = _windows(rec)
+    assert row_problems(table) == []
