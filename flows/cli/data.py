@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.options import JsonOpt, batch_files
+from flows.cli.options import ChannelOpt, JsonOpt, TimeOpt, TimeUnitOpt, batch_files, channel_map
+from flows.cli.options import time_unit as time_unit_option
 from flows.cli.output import fail, print_json, progress, stdout
 from flows.cli.recordings import recording_table, split_inputs
 
@@ -50,16 +51,6 @@ def simulate(
     else:
         for p in paths:
             stdout.print(str(p))
-
-
-def _channel_map(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        column, sep, channel = pair.partition("=")
-        if not sep or not column or not channel:
-            raise fail(f"--channel takes COLUMN=CHANNEL, got {pair!r}", 2)
-        out[column] = channel
-    return out
 
 
 def _write_import(
@@ -132,12 +123,8 @@ def import_csv(
     ] = None,
     subject: Annotated[str | None, ImportOpts["subject"]] = None,
     channel: Annotated[list[str], ImportOpts["channel"]] = [],  # noqa: B006 (typer needs a literal)
-    time: Annotated[
-        str | None, typer.Option(help="The time column, when its name is not a usual one (e.g. Zeit).")
-    ] = None,
-    time_unit: Annotated[
-        str, typer.Option(help="Unit of a numeric time column: auto (ms when its name says so), s or ms.")
-    ] = "auto",
+    time: TimeOpt = None,
+    time_unit: TimeUnitOpt = "auto",
     fs: Annotated[float | None, ImportOpts["fs"]] = None,
     window: Annotated[float, ImportOpts["window"]] = 10.0,
     hop: Annotated[float | None, ImportOpts["hop"]] = None,
@@ -146,15 +133,14 @@ def import_csv(
     """Import a CSV export (e.g. BIDMC *_Signals.csv with --numerics *_Numerics.csv)."""
     from ppg_models.importers.csv_records import ImportFormatError, read_csv_recording
 
-    if time_unit not in ("auto", "s", "ms"):
-        raise fail(f"--time-unit takes auto, s or ms, got {time_unit!r}", 2)
+    unit = time_unit_option(time_unit)
     try:
         rec_report = read_csv_recording(
             path,
             numerics=numerics,
-            channel_map=_channel_map(channel),
+            channel_map=channel_map(channel),
             time_column=time,
-            time_unit=time_unit,  # type: ignore[arg-type]
+            time_unit=unit,  # type: ignore[arg-type]
         )
     except (ImportFormatError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
@@ -179,7 +165,7 @@ def import_wfdb(
     from ppg_models.importers.wfdb_records import read_wfdb_recording
 
     try:
-        rec_report = read_wfdb_recording(record, numerics=numerics, channel_map=_channel_map(channel))
+        rec_report = read_wfdb_recording(record, numerics=numerics, channel_map=channel_map(channel))
     except ImportFormatError as exc:
         raise fail(str(exc)) from None
     _write_import(rec_report, out, subject, source, device, fs, window, hop, json_out)
@@ -189,6 +175,9 @@ def baselines(
     inputs: Annotated[
         list[Path], typer.Argument(help="Batch files or directories of them, or CSV recordings (time + PPG).")
     ],
+    channel: ChannelOpt = [],  # noqa: B006 (typer needs a literal)
+    time: TimeOpt = None,
+    time_unit: TimeUnitOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Run the DSP baselines: on labeled batches, per-task and per-motion-level scores; on unlabeled ones
@@ -199,11 +188,12 @@ def baselines(
     from ppg_models.importers.csv_records import ImportFormatError
 
     recordings, batches = split_inputs(inputs)
+    unit = time_unit_option(time_unit)
     notes: list[str] = []
     try:
         tables = [read_batch(f) for f in batch_files(batches)] if batches else []  # typer: >= 1 input
         for path in recordings:  # a CSV recording: 10 s windows, estimated (nothing to score against)
-            table, _, found = recording_table(path, 10.0, None)
+            table, _, found = recording_table(path, 10.0, None, time, unit, channel_map(channel))
             tables.append(table)
             notes += [f"{path.name}: {n}" for n in found]
     except (BatchFormatError, ImportFormatError, ValueError) as exc:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.options import JsonOpt, batch_files
+from flows.cli.options import ChannelOpt, JsonOpt, TimeOpt, TimeUnitOpt, batch_files, channel_map
+from flows.cli.options import time_unit as time_unit_option
 from flows.cli.output import fail, print_json, progress_bar, stderr, stdout
 from flows.cli.recordings import recording_table, split_inputs
 
@@ -171,6 +172,9 @@ def predict_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write estimates (.csv or .parquet).")
     ] = None,
+    channel: ChannelOpt = [],  # noqa: B006 (typer needs a literal)
+    time: TimeOpt = None,
+    time_unit: TimeUnitOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Estimate every task for every window, with start and end times, a quality score and, for each
@@ -186,13 +190,14 @@ def predict_cmd(
     if (model is None) == (registered is None):
         raise fail("give --model PATH or --registered REF (one of them)", 2)
     recordings, batches = split_inputs(inputs)
+    unit = time_unit_option(time_unit)
     if hop is not None and not recordings:
         raise fail("--hop cuts recordings (.csv) into windows; batch files are already cut", 2)
     frames, summaries, notes = [], [], []
     try:
         net = load_bundle(model) if model is not None else _registered_model(registered)
         for path in recordings:
-            table, offsets, found = recording_table(path, window, hop)
+            table, offsets, found = recording_table(path, window, hop, time, unit, channel_map(channel))
             result = predict_table(net, table)
             frames.append(result.estimates.assign(recording=path.name, offset_s=offsets))
             summaries.append(result.not_estimated)

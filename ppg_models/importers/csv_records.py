@@ -94,6 +94,7 @@ def _numbers(path: Path, frame: pd.DataFrame, column: str, report: ImportReport)
 
 
 TimeUnit = Literal["auto", "s", "ms"]
+PLAUSIBLE_FS = (10.0, 5000.0)  # Hz: a PPG export outside this read its time column in the wrong unit
 
 
 def _times(
@@ -114,7 +115,8 @@ def _times(
         )
     raw = frame[name]
     if pd.api.types.is_numeric_dtype(raw):
-        ms = unit == "ms" or (unit == "auto" and normalise(name) in MS_TIME_ALIASES)
+        said = normalise(name)  # "Zeit (ms)", "t_ms", "timestamp_millis": the name says milliseconds
+        ms = unit == "ms" or (unit == "auto" and (said in MS_TIME_ALIASES or said.endswith(("ms", "millis"))))
         scale = 1e-3 if ms else 1.0
         t, start = raw.to_numpy(dtype=float) * scale, None
     else:
@@ -215,6 +217,13 @@ def read_csv_recording(
             path, f"no PPG channel column (columns: {others}); map one, e.g. --channel COLUMN=ir"
         )
     rate = float(fs) if fs else 1.0 / float(np.median(np.diff(t)))
+    if not fs and not PLAUSIBLE_FS[0] <= rate <= PLAUSIBLE_FS[1]:  # a time unit taken for another
+        raise ImportFormatError(
+            path,
+            f"column {time_col!r}: one sample every {1 / rate:.4g} s ({rate:.4g} Hz), outside the"
+            f" {PLAUSIBLE_FS[0]:g}-{PLAUSIBLE_FS[1]:g} Hz of any PPG export: if the times are not in"
+            " seconds, say so with --time-unit ms",
+        )
     if abs(rate - round(rate)) < 0.005 * rate:
         rate = float(round(rate))
     regular = np.allclose(np.diff(t), 1 / rate, rtol=0.01, atol=0)

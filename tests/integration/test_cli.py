@@ -122,3 +122,24 @@ def test_import_csv_with_a_channel_map_and_a_bad_map(tmp_path):
 def test_tasks_json_is_the_catalogue():
     result = runner.invoke(app, ["tasks", "--json"])
     assert [t["name"] for t in json.loads(result.output)] == ["hr", "spo2", "rr", "sbp", "dbp", "af"]
+
+
+def test_predict_and_baselines_read_a_csv_with_its_own_names(tmp_path):
+    """The --time, --time-unit and --channel of `ppg import csv` work on recordings named directly."""
+    from ppg_models.data.arrays import to_matrix
+    from ppg_models.sim.simulate import simulate_batch
+
+    table = simulate_batch("icu", 4, 0, 3)
+    ir = to_matrix(table.column("ir")).ravel()
+    csv = tmp_path / "export.csv"
+    pd.DataFrame({"Zeit (ms)": np.arange(ir.size) * 8, "Puls": ir}).to_csv(csv, index=False)
+    result = runner.invoke(app, ["baselines", str(csv), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "name yours with --time COLUMN" in result.output
+    args = ["baselines", str(csv), "--time", "Zeit (ms)", "--channel", "Puls=ir", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["estimates"]) == 3
+    result = runner.invoke(app, [*args[:-1], "--time-unit", "hours"])
+    assert result.exit_code == 2
+    assert "--time-unit takes auto, s, ms" in result.output

@@ -391,3 +391,16 @@ def test_an_infinite_numeric_reading_is_no_reading(tmp_path, pleth):
     assert np.isfinite(rec.labels["hr"].values).all()
     table, _ = _windows(rec)
     assert row_problems(table) == []
+
+
+def test_a_time_unit_taken_for_another_is_refused_not_read_as_a_slow_recording(tmp_path, pleth):
+    """Times in ms read as seconds made a 0.125 Hz 'recording' cut into 3000 windows of nonsense."""
+    signal, _ = pleth
+    path = tmp_path / "u.csv"
+    pd.DataFrame({"Zeit [ms]": np.arange(signal.size) * 8, "ir": signal}).to_csv(path, index=False)
+    assert read_csv_recording(path, time_column="Zeit [ms]")[0].fs == FS  # the name says ms
+    with pytest.raises(ImportFormatError, match=r"one sample every 8 s \(0\.125 Hz\).*--time-unit ms"):
+        read_csv_recording(path, time_column="Zeit [ms]", time_unit="s")
+    pd.DataFrame({"t": np.arange(signal.size) * 0.008, "ir": signal}).to_csv(path, index=False)
+    with pytest.raises(ImportFormatError, match=r"1\.25e\+05 Hz"):
+        read_csv_recording(path, time_unit="ms")
