@@ -80,6 +80,8 @@ def _write_import(
             fs_out=fs,
             report=report,
         )
+        if table.num_rows == 0:  # an empty batch would only be quarantined by ingest later
+            raise ValueError(f"{rec.name}: no window to write ({'; '.join(report.notes) or 'no samples'})")
         path = write_batch(table, out)
     except (ValueError, BatchFormatError) as exc:
         raise fail(str(exc)) from None

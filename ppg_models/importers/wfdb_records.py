@@ -70,6 +70,11 @@ def read_wfdb_recording(
         raise ImportFormatError(record, f"no PPG signal (signals: {names}); map one, e.g. --channel PLETH=ir")
     data = rec.p_signal
     signals = {ch: data[:, names.index(col)].astype(float) for col, ch in channels.items()}
+    for col, ch in channels.items():
+        missing = int(np.isnan(signals[ch]).sum())  # WFDB's invalid-sample value reads as NaN
+        if missing:
+            seconds = missing / rec.fs
+            report.notes.append(f"signal {col!r}: {missing} invalid samples ({seconds:.1f} s): missing")
     labels: dict[str, Numeric] = {}
     numerics_path = Path(numerics) if numerics else _numerics_record(record)
     if numerics_path is not None:
@@ -78,7 +83,7 @@ def read_wfdb_recording(
         num_names = list(num.sig_name)
         for column, task in map_names(num_names, LABEL_ALIASES).items():
             values = num.p_signal[:, num_names.index(column)].astype(float)
-            keep = ~np.isnan(values)
+            keep = np.isfinite(values)
             labels[task] = Numeric(times=t[keep], values=values[keep])
         report.ignored_columns += [
             f"{numerics_path.name}:{c}" for c in num_names if normalise(c) not in LABEL_ALIASES

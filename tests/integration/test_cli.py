@@ -143,3 +143,15 @@ def test_predict_and_baselines_read_a_csv_with_its_own_names(tmp_path):
     result = runner.invoke(app, [*args[:-1], "--time-unit", "hours"])
     assert result.exit_code == 2
     assert "--time-unit takes auto, s, ms" in result.output
+
+
+def test_importing_a_recording_shorter_than_a_window_writes_nothing_and_says_so(tmp_path):
+    """It wrote a batch of 0 windows and exited 0; ingest would only have quarantined it."""
+    csv = tmp_path / "short.csv"
+    frame = pd.DataFrame({"time": np.arange(600) / 125, "pleth": np.sin(np.arange(600) / 10)})
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "o.parquet"
+    result = runner.invoke(app, ["import", "csv", str(csv), "-o", str(out), "--source", "s", "--device", "d"])
+    assert result.exit_code == 1, result.output
+    assert "no window to write (recording is shorter than one window (4.8 s < 10.0 s))" in result.output
+    assert not out.exists()

@@ -404,3 +404,14 @@ def test_a_time_unit_taken_for_another_is_refused_not_read_as_a_slow_recording(t
     pd.DataFrame({"t": np.arange(signal.size) * 0.008, "ir": signal}).to_csv(path, index=False)
     with pytest.raises(ImportFormatError, match=r"1\.25e\+05 Hz"):
         read_csv_recording(path, time_unit="ms")
+
+
+def test_invalid_wfdb_samples_are_missing_with_a_note(tmp_path, pleth):
+    signal, _ = pleth
+    gapped = signal.copy()
+    gapped[500:875] = np.nan  # 3 s of WFDB's invalid-sample value
+    wfdb.wrsamp("gap", fs=FS, units=["NU"], sig_name=["PLETH"], p_signal=gapped[:, None], fmt=["16"],
+                write_dir=str(tmp_path))  # fmt: skip
+    rec, report = read_wfdb_recording(tmp_path / "gap")
+    assert np.isnan(rec.channels["ir"][500:875]).all()
+    assert "signal 'PLETH': 375 invalid samples (3.0 s): missing" in report.notes
