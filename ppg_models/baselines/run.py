@@ -27,15 +27,17 @@ def holds_signal(column: pa.ChunkedArray | pa.ListArray) -> np.ndarray:
     return out
 
 
-def _groups(table: pa.Table) -> dict[tuple[str, float, int], np.ndarray]:
+def _groups(table: pa.Table, signal: dict[str, np.ndarray]) -> dict[tuple[str, float, int], np.ndarray]:
     """Rows keyed by (pulse channel, fs, length) so that each group is one matrix. The pulse channel is
-    the first of PULSE_PREFERENCE that holds a signal, as for the model's inputs."""
-    present = {ch: table.column(ch).combine_chunks() for ch in CHANNELS}
-    lengths = {ch: arr.value_lengths().fill_null(-1).to_numpy() for ch, arr in present.items()}
+    the first of PULSE_PREFERENCE that holds a signal (``signal``: per channel, ``holds_signal``), as for
+    the model's inputs."""
+    lengths = {
+        ch: table.column(ch).combine_chunks().value_lengths().fill_null(-1).to_numpy() for ch in CHANNELS
+    }
     fs = table.column("fs").to_numpy()
     choice = np.full(table.num_rows, "", dtype=object)
     for ch in reversed(PULSE_PREFERENCE):
-        choice = np.where(holds_signal(present[ch]), ch, choice)
+        choice = np.where(signal[ch], ch, choice)
     keys: dict[tuple[str, float, int], list[int]] = {}
     for i, ch in enumerate(choice):
         if ch:
@@ -47,7 +49,8 @@ def estimate_vitals(table: pa.Table) -> pd.DataFrame:
     """DSP estimates per window (NaN where the window lacks the channels a task needs)."""
     n = table.num_rows
     out = {task: np.full(n, np.nan) for task in BASELINE_TASKS}
-    for (channel, fs, _), rows in _groups(table).items():
+    signal = {ch: holds_signal(table.column(ch)) for ch in CHANNELS}  # once per channel, not per group
+    for (channel, fs, _), rows in _groups(table, signal).items():
         take = pa.array(rows)
         x = to_matrix(table.column(channel).take(take))
         beats = detect_beats(x, fs)
@@ -55,7 +58,7 @@ def estimate_vitals(table: pa.Table) -> pd.DataFrame:
         out["rr"][rows] = estimators.respiratory_rate(x, fs, beats)
         out["af"][rows] = estimators.af_probability(beats)
         red_col, ir_col = table.column("red").take(take), table.column("ir").take(take)
-        has_both = holds_signal(red_col) & holds_signal(ir_col)
+        has_both = signal["red"][rows] & signal["ir"][rows]
         if has_both.any():  # SpO2 needs red and IR
             both = pa.array(np.flatnonzero(has_both))
             red, ir = to_matrix(red_col.take(both)), to_matrix(ir_col.take(both))

@@ -35,6 +35,7 @@ from scipy import fft as sfft
 from ppg_models import dsp
 from ppg_models.data.arrays import group_by_length, to_matrix
 from ppg_models.data.quality_names import FEATURES
+from ppg_models.data.schema import MIN_WINDOW_SECONDS
 from ppg_models.tasks import CHANNELS
 
 FLAT_RUN_S = 0.25
@@ -44,7 +45,6 @@ TOTAL_BAND = (0.1, 8.0)
 PULSE_BAND = (0.5, 8.0)  # Hz: the pulse and its harmonics
 NOISE_FLOOR_TOP = 40.0  # Hz: the noise floor is read from PULSE_BAND's top to here (below 50/60 Hz mains)
 CHUNK_ROWS = 256
-MIN_SECONDS = 1.0 / CARDIAC_BAND[0]  # one cycle of the slowest pulse: a shorter row holds no usable signal
 
 
 def long_run_cover(mask: np.ndarray, k: int, extra: int = 0) -> np.ndarray:
@@ -141,10 +141,10 @@ def _spectral_features(
 
 def quality_features(x: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     """Quality features of each row of ``x`` (windows, samples) sampled at ``fs`` Hz. Rows shorter than
-    ``MIN_SECONDS`` (an empty list, a stray sample) or at a rate that is not a positive number have no
-    usable signal: all of it counts as missing and the other features are NaN."""
+    the contract's ``MIN_WINDOW_SECONDS`` (an empty list, a stray sample) or at a rate that is not a
+    positive number have no usable signal: all of it counts as missing and the other features are NaN."""
     x = np.asarray(x, dtype=np.float64)
-    if not (np.isfinite(fs) and fs > 0) or x.shape[1] < max(2 * CLIP_MIN_SAMPLES, MIN_SECONDS * fs):
+    if not (np.isfinite(fs) and fs > 0) or x.shape[1] < max(2 * CLIP_MIN_SAMPLES, MIN_WINDOW_SECONDS * fs):
         return {f: np.full(x.shape[0], 1.0 if f == "missing_frac" else np.nan) for f in FEATURES}
     nan = np.isnan(x)
     missing = nan.mean(axis=1)

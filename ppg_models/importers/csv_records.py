@@ -49,17 +49,15 @@ def _dialect(path: Path) -> tuple[str, str]:
 
 def _read(path: Path, report: ImportReport | None = None) -> pd.DataFrame:
     sep, decimal = _dialect(path)
-    encoding = "utf-8-sig"
-    for attempt in ("utf-8-sig", "latin-1"):  # Latin-1 decodes any bytes: Windows exports ("µV", "Zeit")
+    for encoding in ("utf-8-sig", "latin-1"):  # Latin-1 decodes any bytes: Windows exports ("µV", "Zeit")
         try:
-            frame = pd.read_csv(path, sep=sep, decimal=decimal, skipinitialspace=True, encoding=attempt)
-            encoding = attempt
+            frame = pd.read_csv(path, sep=sep, decimal=decimal, skipinitialspace=True, encoding=encoding)
             break
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise ImportFormatError(path, f"not a readable CSV file ({exc})") from None
-    if encoding != "utf-8-sig" and report is not None:
+    if encoding == "latin-1" and report is not None:
         report.notes.append(f"{path.name}: not UTF-8; read as Latin-1 (Windows export)")
     if frame.empty:
         raise ImportFormatError(path, "no data rows")
